@@ -1,0 +1,66 @@
+package api
+
+import "context"
+
+// Health calls health.
+func (c *Client) Health(ctx context.Context) (HealthResult, error) {
+	var r HealthResult
+	err := c.Call(ctx, MethodHealth, nil, &r)
+	return r, err
+}
+
+// Status calls status.
+func (c *Client) Status(ctx context.Context) (StatusResult, error) {
+	var r StatusResult
+	err := c.Call(ctx, MethodStatus, nil, &r)
+	return r, err
+}
+
+// ChatSend calls chat.send.
+func (c *Client) ChatSend(ctx context.Context, p ChatSendParams) (ChatSendResult, error) {
+	var r ChatSendResult
+	err := c.Call(ctx, MethodChatSend, p, &r)
+	return r, err
+}
+
+// ChatHistory calls chat.history.
+func (c *Client) ChatHistory(ctx context.Context, p ChatHistoryParams) (ChatHistoryResult, error) {
+	var r ChatHistoryResult
+	err := c.Call(ctx, MethodChatHistory, p, &r)
+	return r, err
+}
+
+// ChatAbort calls chat.abort.
+func (c *Client) ChatAbort(ctx context.Context, p ChatAbortParams) (ChatAbortResult, error) {
+	var r ChatAbortResult
+	err := c.Call(ctx, MethodChatAbort, p, &r)
+	return r, err
+}
+
+// SessionsList calls sessions.list.
+func (c *Client) SessionsList(ctx context.Context, p SessionsListParams) (SessionsListResult, error) {
+	var r SessionsListResult
+	err := c.Call(ctx, MethodSessionsList, p, &r)
+	return r, err
+}
+
+// ApprovalsList calls approvals.list.
+func (c *Client) ApprovalsList(ctx context.Context) (ApprovalsListResult, error) {
+	var r ApprovalsListResult
+	err := c.Call(ctx, MethodApprovalsList, nil, &r)
+	return r, err
+}
+
+// ApprovalsResolve calls approvals.resolve.
+func (c *Client) ApprovalsResolve(ctx context.Context, p ApprovalsResolveParams) (ApprovalsResolveResult, error) {
+	var r ApprovalsResolveResult
+	err := c.Call(ctx, MethodApprovalsResolve, p, &r)
+	return r, err
+}
+
+// ModelsList calls models.list.
+func (c *Client) ModelsList(ctx context.Context) (ModelsListResult, error) {
+	var r ModelsListResult
+	err := c.Call(ctx, MethodModelsList, nil, &r)
+	return r, err
+}
