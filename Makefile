@@ -1,0 +1,65 @@
+# Genos build. Two commands set everything up on a fresh machine:
+#   make run    build and start the tray app (the headless gateway without a display)
+#   make test   install missing build packages, then run every check and test
+SHELL := /bin/bash
+GO ?= go
+export LANG ?= en_US.UTF-8
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN := bin/genos
+
+.PHONY: all run build build-gateway deps test lint fmt-check vet deps-rule test-race test-all test-nocgo bench package clean
+
+all: build
+
+deps:
+	@packaging/install-build-deps.sh
+
+build: deps
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+# A pure-Go server binary without the desktop app.
+build-gateway:
+	CGO_ENABLED=0 $(GO) build -tags nogui -ldflags '$(LDFLAGS)' -o bin/genos-gateway .
+
+run: build
+	@if [ "$$(uname -s)" = Darwin ] || [ -n "$$DISPLAY" ] || [ -n "$$WAYLAND_DISPLAY" ]; then \
+		echo "make run: starting the Genos tray app ($(BIN))"; \
+		exec $(BIN); \
+	else \
+		echo "make run: no display found, starting the headless gateway ($(BIN) gateway)"; \
+		exec $(BIN) gateway; \
+	fi
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+deps-rule:
+	$(GO) test -count=1 -run 'TestDependencyRules|TestCoreBuildsWithoutCgo' .
+
+test-race:
+	$(GO) test -race ./core/...
+
+test-all:
+	$(GO) test ./...
+
+test-nocgo:
+	CGO_ENABLED=0 $(GO) test ./core/...
+
+lint: fmt-check vet deps-rule
+
+test: deps fmt-check vet deps-rule test-race test-all test-nocgo
+	@echo "make test: all checks passed"
+
+bench: build
+	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md
+
+package:
+	@echo "packaging is not set up yet (see packaging/)" >&2; exit 1
+
+clean:
+	rm -rf bin

@@ -1,0 +1,139 @@
+package tray
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestMenu(t *testing.T) {
+	t.Parallel()
+	sep := Item{Separator: true}
+	quit := Item{ID: IDQuit, Label: "Quit Genos"}
+	tests := []struct {
+		name  string
+		state State
+		want  []Item
+	}{
+		{
+			name:  "ready with a model",
+			state: State{Connected: true, Model: "gpt-4o-mini", ModelConfigured: true, Version: "0.1.0"},
+			want: []Item{
+				{ID: IDStatus, Label: "Genos — ready · gpt-4o-mini", Disabled: true},
+				sep,
+				{ID: IDChat, Label: "Open Chat"},
+				{ID: IDApprovals, Label: "Approvals"},
+				sep, quit,
+			},
+		},
+		{
+			name:  "pending approvals are counted",
+			state: State{Connected: true, Model: "m", ModelConfigured: true, PendingApprovals: 3},
+			want: []Item{
+				{ID: IDStatus, Label: "Genos — ready · m", Disabled: true},
+				sep,
+				{ID: IDChat, Label: "Open Chat"},
+				{ID: IDApprovals, Label: "Approvals (3)"},
+				sep, quit,
+			},
+		},
+		{
+			name:  "thinking while runs are active",
+			state: State{Connected: true, Model: "m", ModelConfigured: true, ActiveRuns: 2, PendingApprovals: 1},
+			want: []Item{
+				{ID: IDStatus, Label: "Genos — thinking…", Disabled: true},
+				sep,
+				{ID: IDChat, Label: "Open Chat"},
+				{ID: IDApprovals, Label: "Approvals (1)"},
+				sep, quit,
+			},
+		},
+		{
+			name:  "no model offers setup",
+			state: State{Connected: true},
+			want: []Item{
+				{ID: IDStatus, Label: "Genos — no model configured", Disabled: true},
+				sep,
+				{ID: IDChat, Label: "Open Chat"},
+				{ID: IDApprovals, Label: "Approvals"},
+				{ID: IDSetup, Label: "Set Up Model…"},
+				sep, quit,
+			},
+		},
+		{
+			name:  "configured without a model name",
+			state: State{Connected: true, ModelConfigured: true},
+			want: []Item{
+				{ID: IDStatus, Label: "Genos — ready", Disabled: true},
+				sep,
+				{ID: IDChat, Label: "Open Chat"},
+				{ID: IDApprovals, Label: "Approvals"},
+				sep, quit,
+			},
+		},
+		{
+			name:  "not connected disables the daemon entries",
+			state: State{Err: "gateway refused the token", PendingApprovals: 4},
+			want: []Item{
+				{ID: IDStatus, Label: "Genos — not connected: gateway refused the token", Disabled: true},
+				sep,
+				{ID: IDChat, Label: "Open Chat", Disabled: true},
+				{ID: IDApprovals, Label: "Approvals (4)", Disabled: true},
+				sep, quit,
+			},
+		},
+		{
+			name:  "not connected yet",
+			state: State{},
+			want: []Item{
+				{ID: IDStatus, Label: "Genos — not connected: starting…", Disabled: true},
+				sep,
+				{ID: IDChat, Label: "Open Chat", Disabled: true},
+				{ID: IDApprovals, Label: "Approvals", Disabled: true},
+				sep, quit,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tt.want, Menu(tt.state)); diff != "" {
+				t.Errorf("Menu(%+v) mismatch (-want +got):\n%s", tt.state, diff)
+			}
+		})
+	}
+}
+
+func TestStatusLineClipsLongErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  string
+		want string
+	}{
+		{"newlines flattened", "dial failed:\n  connection refused", "Genos — not connected: dial failed: connection refused"},
+		{"long error clipped", strings.Repeat("é", 100), "Genos — not connected: " + strings.Repeat("é", maxErrRunes-1) + "…"},
+		{"blank error", "  \n", "Genos — not connected: starting…"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := StatusLine(State{Err: tt.err}); got != tt.want {
+				t.Errorf("StatusLine = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMenuAlwaysEndsWithQuit(t *testing.T) {
+	t.Parallel()
+	// The Fyne systray adds its own Quit unless the last item is a quit item,
+	// so the renderer relies on this invariant.
+	for _, s := range []State{{}, {Connected: true}, {Connected: true, ModelConfigured: true, ActiveRuns: 1}} {
+		items := Menu(s)
+		if last := items[len(items)-1]; last.ID != IDQuit {
+			t.Errorf("Menu(%+v) ends with %+v, want the quit item", s, last)
+		}
+	}
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/genos-project/genos/core/api"
+	"github.com/genos-project/genos/core/config"
+	"github.com/genos-project/genos/core/gateway"
+	"github.com/genos-project/genos/core/paths"
+)
+
+// dialGateway connects the CLI to the running daemon of this state dir,
+// using the address from the config (or $GENOS_GATEWAY_URL) and the token
+// file next to it.
+func dialGateway(ctx context.Context) (*api.Client, error) {
+	dir, err := stateDir()
+	if err != nil {
+		return nil, err
+	}
+	url := os.Getenv("GENOS_GATEWAY_URL")
+	if url == "" {
+		cfg, err := config.Load(paths.ConfigFile(dir))
+		if errors.Is(err, config.ErrNoConfig) {
+			cfg = config.Default()
+		} else if err != nil {
+			return nil, err
+		}
+		host := cfg.Gateway.Bind
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			host = "127.0.0.1"
+		}
+		url = "ws://" + net.JoinHostPort(host, strconv.Itoa(cfg.Gateway.Port)) + "/ws"
+	}
+	token, err := gateway.ReadToken(paths.TokenFile(dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errors.New("Genos is not running here yet: start it with `genos gateway` (or the Genos app)")
+	}
+	if err != nil {
+		return nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := api.Dial(dctx, api.DialOptions{
+		URL:    url,
+		Token:  token,
+		Client: api.ClientInfo{ID: "genos-cli", Version: version, Platform: runtime.GOOS, Mode: "cli"},
+	})
+	if err != nil {
+		var netErr *net.OpError
+		if errors.As(err, &netErr) {
+			return nil, fmt.Errorf("Genos is not running at %s: start it with `genos gateway` (or the Genos app)", url)
+		}
+		return nil, err
+	}
+	return c, nil
+}

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/genos-project/genos/core/daemon"
+)
+
+func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "", "address to listen on (default from config: 127.0.0.1:18789)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	jsonLog := fs.Bool("log-json", false, "log as JSON lines")
+	if err := fs.Parse(args); err != nil {
+		return exitError{2}
+	}
+	dir, err := stateDir()
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *level, *jsonLog)
+	if err != nil {
+		return err
+	}
+	d, err := daemon.New(ctx, daemon.Options{StateDir: dir, Version: version, Logger: log, Listen: *listen})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fmt.Fprintf(stdout, "Genos gateway %s listening on ws://%s/ws (state dir %s)\n", version, d.Addr(), dir)
+	if d.NeedsSetup() {
+		fmt.Fprintln(stdout, "No model is configured yet: run `genos setup` in another terminal, then restart the gateway.")
+	}
+	return d.Run(ctx)
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/genos-project/genos/core/api"
+)
+
+func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return exitError{2}
+	}
+	c, err := dialGateway(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	model := "not configured (run `genos setup`)"
+	if st.ModelConfigured {
+		model = st.Provider + " · " + st.Model
+	}
+	fmt.Fprintf(stdout, "Genos %s on %s\n", st.Version, st.Listen)
+	fmt.Fprintf(stdout, "  state dir   %s\n", st.StateDir)
+	fmt.Fprintf(stdout, "  agent       %s (%s)\n", st.DefaultAgent.Name, st.DefaultAgent.ID)
+	fmt.Fprintf(stdout, "  model       %s\n", model)
+	fmt.Fprintf(stdout, "  sessions    %d\n", st.Sessions)
+	fmt.Fprintf(stdout, "  active runs %d\n", st.ActiveRuns)
+	fmt.Fprintf(stdout, "  approvals   %d pending\n", st.PendingApprovals)
+	for _, w := range st.Warnings {
+		fmt.Fprintf(stdout, "  warning     %s\n", w)
+	}
+	return nil
+}
+
+func runApprovals(ctx context.Context, args []string, stdout io.Writer) error {
+	c, err := dialGateway(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if len(args) == 0 || args[0] == "list" {
+		res, err := c.ApprovalsList(ctx)
+		if err != nil {
+			return err
+		}
+		if len(res.Approvals) == 0 {
+			fmt.Fprintln(stdout, "No pending approvals.")
+			return nil
+		}
+		for _, a := range res.Approvals {
+			printApproval(stdout, a)
+		}
+		return nil
+	}
+	if args[0] != "resolve" || len(args) != 3 {
+		return errors.New("usage: genos approvals [list] | genos approvals resolve ID allow-once|allow-always|deny")
+	}
+	res, err := c.ApprovalsResolve(ctx, api.ApprovalsResolveParams{ID: args[1], Decision: args[2]})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %s\n", res.ID, res.Decision)
+	return nil
+}
+
+func printApproval(w io.Writer, a api.Approval) {
+	left := time.Until(a.ExpiresAt).Round(time.Second)
+	fmt.Fprintf(w, "%s  %s (%s) in %s, expires in %s\n", a.ID, a.Tool, a.Category, a.SessionKey, left)
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, a.Args, "    ", "  "); err != nil {
+		pretty.Reset()
+		pretty.Write(a.Args)
+	}
+	fmt.Fprintf(w, "    %s\n", pretty.String())
+}

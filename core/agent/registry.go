@@ -1,0 +1,138 @@
+// Package agent owns agents (identity, workspace, system prompt) and the run
+// loop that turns one user message into model calls, tool calls and a reply.
+package agent
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+)
+
+// Info is what agent.json holds for one agent.
+type Info struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Workspace string    `json:"workspace"` // relative to the state dir
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+var idPattern = regexp.MustCompile(`^[0-9a-f]{8}$`)
+
+// ValidID reports whether s is an agent id (8 lowercase hex characters).
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// LoadOrCreate returns the agent called name under stateDir, creating its
+// agent.json and workspace on first use. Agents are found by scanning
+// agents/*/agent.json so that renaming never moves files.
+func LoadOrCreate(stateDir, name string) (Info, error) {
+	agentsDir := filepath.Join(stateDir, "agents")
+	entries, err := os.ReadDir(agentsDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Info{}, fmt.Errorf("list agents: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !ValidID(e.Name()) {
+			continue
+		}
+		info, err := readInfo(filepath.Join(agentsDir, e.Name(), "agent.json"))
+		if err != nil {
+			return Info{}, err
+		}
+		if info.Name == name {
+			if err := os.MkdirAll(filepath.Join(stateDir, info.Workspace), 0o700); err != nil {
+				return Info{}, fmt.Errorf("create workspace: %w", err)
+			}
+			return info, nil
+		}
+	}
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return Info{}, fmt.Errorf("new agent id: %w", err)
+	}
+	info := Info{
+		ID:        hex.EncodeToString(b[:]),
+		Name:      name,
+		Workspace: filepath.Join("workspace", name),
+		CreatedAt: time.Now().UTC(),
+	}
+	dir := filepath.Join(agentsDir, info.ID)
+	if err := os.MkdirAll(filepath.Join(dir, "sessions"), 0o700); err != nil {
+		return Info{}, fmt.Errorf("create agent dir: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(stateDir, info.Workspace), 0o700); err != nil {
+		return Info{}, fmt.Errorf("create workspace: %w", err)
+	}
+	data, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return Info{}, err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "agent.json"), append(data, '\n')); err != nil {
+		return Info{}, fmt.Errorf("write agent.json: %w", err)
+	}
+	return info, nil
+}
+
+func readInfo(path string) (Info, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Info{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	var info Info
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&info); err != nil {
+		return Info{}, fmt.Errorf("parse %s: %w", path, err)
+	}
+	if !ValidID(info.ID) || filepath.Base(filepath.Dir(path)) != info.ID {
+		return Info{}, fmt.Errorf("parse %s: id %q does not match its directory", path, info.ID)
+	}
+	if info.Name == "" || info.Workspace == "" || filepath.IsAbs(info.Workspace) || !filepath.IsLocal(info.Workspace) {
+		return Info{}, fmt.Errorf("parse %s: name and a relative workspace inside the state dir are required", path)
+	}
+	return info, nil
+}
+
+// writeFileAtomic writes data to path through a temp file in the same
+// directory, fsyncs it, renames it over path and fsyncs the directory, so a
+// crash leaves either the old or the new file.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

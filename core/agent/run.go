@@ -1,0 +1,368 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/genos-project/genos/core/chat"
+	"github.com/genos-project/genos/core/model"
+	"github.com/genos-project/genos/core/policy"
+	"github.com/genos-project/genos/core/session"
+	"github.com/genos-project/genos/core/tools"
+)
+
+// Provider is the model the loop talks to.
+type Provider interface {
+	Stream(ctx context.Context, req model.Request, onDelta func(string)) (model.Response, error)
+}
+
+// Approver decides tool calls whose policy mode is "ask".
+type Approver interface {
+	Request(ctx context.Context, req policy.Request) (policy.Decision, error)
+}
+
+// Transcript is where a run reads history and appends its records.
+type Transcript interface {
+	Append(ctx context.Context, recs ...chat.Record) error
+	Records() ([]chat.Record, error)
+}
+
+// ErrMaxRounds ends a run whose model kept calling tools past the limit.
+var ErrMaxRounds = errors.New("the agent kept calling tools past its round limit")
+
+// EventKind tells what an Event reports.
+type EventKind int
+
+// Event kinds.
+const (
+	EventDelta EventKind = iota + 1
+	EventToolStart
+	EventToolEnd
+	EventRecord // a record was appended to the transcript
+)
+
+// Event reports progress of a run to whoever streams it.
+type Event struct {
+	Kind     EventKind
+	Text     string
+	ToolCall chat.ToolCall
+	Record   *chat.Record
+}
+
+// Runner runs turns for one agent.
+type Runner struct {
+	Info       Info
+	Workspace  string // absolute path of the agent's workspace
+	Tools      *tools.Registry
+	Rules      policy.Rules
+	Approvals  Approver
+	MaxRounds  int
+	RunTimeout time.Duration
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Run is one inbound message to process.
+type Run struct {
+	ID         string
+	SessionKey string
+	Transcript Transcript
+	Input      chat.Record // the user's record; ID and Time are filled when empty
+	Provider   Provider
+	Model      string
+	Emit       func(Event) // must not block for long
+}
+
+// Result summarises a finished run.
+type Result struct {
+	Final      chat.Record
+	Usage      chat.Usage
+	StopReason string
+	Rounds     int
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Run appends the input, then alternates model calls and tool calls until the
+// model answers without tools, the round limit, the run timeout, or ctx ends.
+// Every record is appended (and fsynced by the transcript) as it happens, so
+// an interrupted run leaves a consistent transcript behind.
+func (r *Runner) Run(ctx context.Context, run Run) (Result, error) {
+	emit := run.Emit
+	if emit == nil {
+		emit = func(Event) {}
+	}
+	if r.RunTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.RunTimeout)
+		defer cancel()
+	}
+	// Records are written with a context that outlives an abort so that the
+	// aborted marker itself still lands.
+	writeCtx := context.WithoutCancel(ctx)
+	appendRec := func(rec chat.Record) error {
+		if rec.ID == "" {
+			rec.ID = session.NewRecordID()
+		}
+		if rec.Time.IsZero() {
+			rec.Time = r.now()
+		}
+		rec.RunID = run.ID
+		if err := run.Transcript.Append(writeCtx, rec); err != nil {
+			return fmt.Errorf("append to transcript: %w", err)
+		}
+		emit(Event{Kind: EventRecord, Record: &rec})
+		return nil
+	}
+
+	input := run.Input
+	input.Role = chat.RoleUser
+	if err := appendRec(input); err != nil {
+		return Result{}, err
+	}
+	history, err := run.Transcript.Records()
+	if err != nil {
+		return Result{}, fmt.Errorf("read transcript: %w", err)
+	}
+	system, err := SystemPrompt(r.Info, r.Workspace, r.now())
+	if err != nil {
+		return Result{}, err
+	}
+	specs := r.toolSpecs()
+	messages := buildMessages(history)
+
+	maxRounds := r.MaxRounds
+	if maxRounds <= 0 {
+		maxRounds = 16
+	}
+	var res Result
+	for round := 1; round <= maxRounds; round++ {
+		res.Rounds = round
+		var partial []byte
+		resp, err := run.Provider.Stream(ctx, model.Request{
+			Model:    run.Model,
+			System:   system,
+			Messages: messages,
+			Tools:    specs,
+		}, func(d string) {
+			partial = append(partial, d...)
+			emit(Event{Kind: EventDelta, Text: d})
+		})
+		if err != nil {
+			return res, r.stop(ctx, err, string(partial), appendRec)
+		}
+		res.Usage.Add(resp.Usage)
+		res.StopReason = resp.StopReason
+		usage := resp.Usage
+		rec := chat.Record{
+			Role:      chat.RoleAssistant,
+			Content:   resp.Message.Content,
+			ToolCalls: resp.Message.ToolCalls,
+			Usage:     &usage,
+			Model:     resp.Model,
+		}
+		if err := appendRec(rec); err != nil {
+			return res, err
+		}
+		messages = append(messages, rec.Message())
+		if len(resp.Message.ToolCalls) == 0 {
+			res.Final = rec
+			return res, nil
+		}
+		for _, call := range resp.Message.ToolCalls {
+			out, err := r.callTool(ctx, run, call, emit)
+			if err != nil {
+				return res, err
+			}
+			if err := appendRec(out); err != nil {
+				return res, err
+			}
+			messages = append(messages, out.Message())
+			if ctx.Err() != nil {
+				return res, r.stop(ctx, ctx.Err(), "", appendRec)
+			}
+		}
+	}
+	note := chat.Record{Kind: "error", Role: chat.RoleAssistant,
+		Content: fmt.Sprintf("Stopped after %d tool rounds without a final answer.", maxRounds)}
+	if err := appendRec(note); err != nil {
+		return res, err
+	}
+	return res, ErrMaxRounds
+}
+
+// stop records why a run ended early: an abort keeps the partial text, an
+// error is recorded so the history explains the gap.
+func (r *Runner) stop(ctx context.Context, cause error, partial string, appendRec func(chat.Record) error) error {
+	rec := chat.Record{Role: chat.RoleAssistant, Content: partial}
+	switch {
+	case errors.Is(cause, context.Canceled) && ctx.Err() != nil:
+		rec.Kind = "aborted"
+	case errors.Is(cause, context.DeadlineExceeded) && ctx.Err() != nil:
+		rec.Kind = "error"
+		cause = fmt.Errorf("the run timed out after %s: %w", r.RunTimeout, cause)
+		rec.Content = joinNonEmpty(partial, cause.Error())
+	default:
+		rec.Kind = "error"
+		rec.Content = joinNonEmpty(partial, cause.Error())
+	}
+	if err := appendRec(rec); err != nil {
+		return errors.Join(cause, err)
+	}
+	return cause
+}
+
+func joinNonEmpty(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "\n\n" + b
+}
+
+func (r *Runner) toolSpecs() []model.ToolSpec {
+	if r.Tools == nil {
+		return nil
+	}
+	var specs []model.ToolSpec
+	for _, t := range r.Tools.List() {
+		if r.Rules.Mode(t.Name, string(t.Category)) == policy.Mode("deny") {
+			continue // a tool that can never run is not offered
+		}
+		specs = append(specs, model.ToolSpec{Name: t.Name, Description: t.Description, Parameters: t.Schema})
+	}
+	return specs
+}
+
+// callTool runs one tool call through the policy gate and returns its
+// transcript record. Only internal failures (a broken transcript, say) are
+// returned as errors; everything the model should learn from is a result.
+func (r *Runner) callTool(ctx context.Context, run Run, call chat.ToolCall, emit func(Event)) (chat.Record, error) {
+	rec := chat.Record{
+		Role:       chat.RoleTool,
+		ToolCallID: call.ID,
+		ToolName:   call.Name,
+		Provenance: &chat.Provenance{Kind: chat.InternalSystem, Tool: call.Name},
+	}
+	fail := func(msg string) (chat.Record, error) {
+		rec.Content, rec.IsError = msg, true
+		emit(Event{Kind: EventToolEnd, ToolCall: call, Record: &rec})
+		return rec, nil
+	}
+	emit(Event{Kind: EventToolStart, ToolCall: call})
+	var tool tools.Tool
+	var ok bool
+	if r.Tools != nil {
+		tool, ok = r.Tools.Get(call.Name)
+	}
+	if !ok {
+		return fail(fmt.Sprintf("There is no tool named %q.", call.Name))
+	}
+	if len(call.Arguments) == 0 || !json.Valid(call.Arguments) {
+		return fail("The tool arguments were not valid JSON.")
+	}
+	switch r.Rules.Mode(tool.Name, string(tool.Category)) {
+	case policy.Mode("allow"):
+	case policy.Mode("ask"):
+		if r.Approvals == nil {
+			return fail("This tool needs the user's approval and no one can approve it here.")
+		}
+		decision, err := r.Approvals.Request(ctx, policy.Request{
+			AgentID:    r.Info.ID,
+			SessionKey: run.SessionKey,
+			RunID:      run.ID,
+			Tool:       tool.Name,
+			Category:   string(tool.Category),
+			Args:       call.Arguments,
+		})
+		if err != nil {
+			rec.Approval = &chat.Approval{Decision: string(policy.Decision("deny"))}
+			return fail("The approval request was cancelled: " + err.Error())
+		}
+		rec.Approval = &chat.Approval{Decision: string(decision)}
+		if !decision.Allowed() {
+			if decision == policy.Decision("timeout") {
+				return fail("Nobody approved this tool call in time, so it was not run.")
+			}
+			return fail("The user denied this tool call. Do not retry it; ask or explain instead.")
+		}
+	default:
+		return fail("This tool is not allowed for this agent.")
+	}
+	r.logger().Debug("tool run", "agent", r.Info.ID, "tool", tool.Name, "session", run.SessionKey)
+	out, err := tool.Run(ctx, tools.Env{
+		Workspace:  r.Workspace,
+		AgentID:    r.Info.ID,
+		SessionKey: run.SessionKey,
+		RunID:      run.ID,
+	}, call.Arguments)
+	if err != nil {
+		r.logger().Warn("tool failed", "agent", r.Info.ID, "tool", tool.Name, "err", err)
+		return fail("The tool failed: " + err.Error())
+	}
+	rec.Content, rec.IsError = out.Content, out.IsError
+	emit(Event{Kind: EventToolEnd, ToolCall: call, Record: &rec})
+	return rec, nil
+}
+
+// buildMessages turns transcript records into model messages. Error and
+// aborted markers are skipped, and every assistant tool call gets a result
+// even when a crash or abort cut the run short: both APIs reject a tool call
+// left unanswered.
+func buildMessages(records []chat.Record) []chat.Message {
+	var msgs []chat.Message
+	var open []chat.ToolCall // calls of the last assistant message still awaiting results
+	answered := map[string]bool{}
+	flush := func() {
+		for _, c := range open {
+			if !answered[c.ID] {
+				msgs = append(msgs, chat.Message{Role: chat.RoleTool, ToolCallID: c.ID, ToolName: c.Name,
+					Content: "This tool call was interrupted before it returned.", IsError: true})
+			}
+		}
+		open, answered = nil, map[string]bool{}
+	}
+	for _, rec := range records {
+		if rec.Kind != "" {
+			continue
+		}
+		switch rec.Role {
+		case chat.RoleTool:
+			known := false
+			for _, c := range open {
+				if c.ID == rec.ToolCallID {
+					known = true
+				}
+			}
+			if !known || answered[rec.ToolCallID] {
+				continue // a result without its call would be rejected
+			}
+			answered[rec.ToolCallID] = true
+			msgs = append(msgs, rec.Message())
+		case chat.RoleAssistant:
+			flush()
+			msgs = append(msgs, rec.Message())
+			open = rec.ToolCalls
+		case chat.RoleUser:
+			flush()
+			msgs = append(msgs, rec.Message())
+		}
+	}
+	flush()
+	return msgs
+}

@@ -1,0 +1,261 @@
+// Package daemon builds every core part from the config and runs them: the
+// single place where the engine is wired together.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/genos-project/genos/core/agent"
+	"github.com/genos-project/genos/core/api"
+	"github.com/genos-project/genos/core/config"
+	"github.com/genos-project/genos/core/gateway"
+	"github.com/genos-project/genos/core/paths"
+	"github.com/genos-project/genos/core/policy"
+	"github.com/genos-project/genos/core/session"
+	"github.com/genos-project/genos/core/store"
+	"github.com/genos-project/genos/core/tools"
+)
+
+// Options configures New.
+type Options struct {
+	StateDir string
+	Version  string
+	Logger   *slog.Logger
+	// Listen overrides the config's gateway address (host:port; port 0 picks
+	// a free one). Empty uses the config.
+	Listen string
+	// NoTCP serves only the in-memory listener (the tray app can do without
+	// the TCP port if the user disabled it; tests use it too).
+	NoTCP bool
+	// Pipe, when set, is served alongside TCP so the tray app can talk to the
+	// gateway without a network hop.
+	Pipe *api.PipeListener
+	// ShutdownGrace bounds the graceful shutdown; 0 means 5 s.
+	ShutdownGrace time.Duration
+}
+
+// Daemon holds every running part. Build it with New, run it with Run, and
+// Close it once Run has returned.
+type Daemon struct {
+	opts      Options
+	log       *slog.Logger
+	lock      *paths.InstanceLock
+	cfg       *config.Store
+	secrets   *config.Secrets
+	db        *store.DB
+	sessions  *session.Manager
+	queue     *session.Queue
+	approvals *policy.Approvals
+	models    *modelSwitch
+	gw        *gateway.Server
+	token     string
+	tcp       net.Listener
+	info      agent.Info
+}
+
+// New takes the state dir's instance lock and builds the daemon. A missing
+// config is not an error: the daemon starts with defaults, and NeedsSetup
+// reports true until a model is configured.
+func New(ctx context.Context, o Options) (_ *Daemon, err error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ShutdownGrace <= 0 {
+		o.ShutdownGrace = 5 * time.Second
+	}
+	if err := paths.Ensure(o.StateDir); err != nil {
+		return nil, err
+	}
+	d := &Daemon{opts: o, log: o.Logger}
+	d.lock, err = paths.Lock(o.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+
+	cfgPath := paths.ConfigFile(o.StateDir)
+	cfg, err := config.Load(cfgPath)
+	if errors.Is(err, config.ErrNoConfig) {
+		cfg = config.Default()
+	} else if err != nil {
+		return nil, err
+	}
+	d.cfg = config.NewStore(cfgPath, cfg)
+	if d.secrets, err = config.OpenSecrets(paths.SecretsFile(o.StateDir)); err != nil {
+		return nil, err
+	}
+	if d.db, err = store.Open(ctx, paths.DBFile(o.StateDir)); err != nil {
+		return nil, err
+	}
+	c := d.cfg.Get()
+	if d.info, err = agent.LoadOrCreate(o.StateDir, c.Agent.Name); err != nil {
+		return nil, err
+	}
+	d.sessions = session.NewManager(o.StateDir, d.db, session.PlainCodec{})
+	d.queue = session.NewQueue(8)
+	d.models = &modelSwitch{log: d.log}
+	if err := d.models.configure(c, d.secrets); err != nil {
+		// A broken model setting must not keep the gateway from starting:
+		// the user fixes it through setup, which needs a running daemon.
+		d.log.Warn("model not usable", "err", err)
+	}
+	if d.token, err = gateway.LoadOrCreateToken(paths.TokenFile(o.StateDir)); err != nil {
+		return nil, err
+	}
+
+	reg, err := tools.NewRegistry(tools.Builtins(tools.BuiltinOptions{
+		ExecTimeout:   time.Duration(c.Agent.ExecTimeoutSeconds) * time.Second,
+		ExecMaxOutput: c.Agent.ExecMaxOutputBytes,
+	})...)
+	if err != nil {
+		return nil, err
+	}
+	rules := policy.DefaultRules()
+	for k, v := range c.Agent.ToolPolicy {
+		if tools.Category(k).Valid() {
+			rules.Categories[k] = policy.Mode(v)
+		} else {
+			if rules.Tools == nil {
+				rules.Tools = map[string]policy.Mode{}
+			}
+			rules.Tools[k] = policy.Mode(v)
+		}
+	}
+	var gw *gateway.Server
+	d.approvals = policy.NewApprovals(time.Duration(c.Agent.ApprovalTimeoutSeconds)*time.Second, func(e policy.Event) {
+		if gw != nil {
+			gw.NotifyApproval(e)
+		}
+	})
+	runner := &agent.Runner{
+		Info:       d.info,
+		Workspace:  filepath.Join(o.StateDir, d.info.Workspace),
+		Tools:      reg,
+		Rules:      rules,
+		Approvals:  d.approvals,
+		MaxRounds:  c.Agent.MaxRounds,
+		RunTimeout: time.Duration(c.Agent.RunTimeoutSeconds) * time.Second,
+		Logger:     d.log.With("agent", d.info.ID),
+	}
+	listen := o.Listen
+	if listen == "" {
+		listen = net.JoinHostPort(c.Gateway.Bind, strconv.Itoa(c.Gateway.Port))
+	}
+	if !o.NoTCP {
+		if err := gateway.CheckBind(listen, d.token); err != nil {
+			return nil, err
+		}
+		if d.tcp, err = net.Listen("tcp", listen); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w (is another program using the port? set gateway.port in %s)", listen, err, cfgPath)
+		}
+		listen = d.tcp.Addr().String()
+	}
+	gw, err = gateway.New(gateway.Options{
+		Version:      o.Version,
+		StateDir:     o.StateDir,
+		Listen:       listen,
+		Token:        d.token,
+		Agent:        d.info,
+		Runner:       runner,
+		Sessions:     d.sessions,
+		DB:           d.db,
+		Approvals:    d.approvals,
+		Models:       d.models,
+		Queue:        d.queue,
+		Logger:       d.log,
+		TickInterval: time.Duration(c.Gateway.TickSeconds) * time.Second,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.gw = gw
+	return d, nil
+}
+
+// Run serves until ctx ends, then shuts down within the configured grace.
+func (d *Daemon) Run(ctx context.Context) error {
+	var ls []net.Listener
+	if d.tcp != nil {
+		ls = append(ls, d.tcp)
+	}
+	if d.opts.Pipe != nil {
+		ls = append(ls, d.opts.Pipe)
+	}
+	d.log.Info("gateway ready", "listen", d.Addr(), "agent", d.info.ID, "model_configured", !d.NeedsSetup())
+	return d.gw.Serve(ctx, d.opts.ShutdownGrace, ls...)
+}
+
+// Close releases what New acquired. Call it after Run returns.
+func (d *Daemon) Close() error {
+	var errs []error
+	if d.sessions != nil {
+		errs = append(errs, d.sessions.Close())
+	}
+	if d.db != nil {
+		errs = append(errs, d.db.Close())
+	}
+	if d.lock != nil {
+		errs = append(errs, d.lock.Release())
+	}
+	return errors.Join(errs...)
+}
+
+// Addr is the gateway's TCP address, or "" when serving in memory only.
+func (d *Daemon) Addr() string {
+	if d.tcp == nil {
+		return ""
+	}
+	return d.tcp.Addr().String()
+}
+
+// Token is the gateway token clients must present.
+func (d *Daemon) Token() string { return d.token }
+
+// NeedsSetup reports whether no usable model is configured yet.
+func (d *Daemon) NeedsSetup() bool {
+	_, _, _, ok := d.models.Current()
+	return !ok
+}
+
+// Setup is what onboarding collects.
+type Setup struct {
+	Provider string // "openai" | "anthropic"
+	BaseURL  string
+	Model    string
+	APIKey   string
+}
+
+// apiKeyRef names the secret holding the model API key.
+const apiKeyRef = "model.apiKey"
+
+// ApplySetup validates and saves a model setup, stores the key as a secret,
+// and switches the running daemon to the new provider. Nothing changes if any
+// step fails.
+func (d *Daemon) ApplySetup(_ context.Context, s Setup) error {
+	// Validate before touching the secret so a bad setup changes nothing.
+	trial := d.cfg.Get()
+	applySetup(&trial, s)
+	if err := trial.Validate(); err != nil {
+		return err
+	}
+	if s.APIKey != "" {
+		if err := d.secrets.Set(apiKeyRef, s.APIKey); err != nil {
+			return fmt.Errorf("save API key: %w", err)
+		}
+	}
+	if err := d.cfg.Modify(func(c *config.Config) error { applySetup(c, s); return nil }); err != nil {
+		return err
+	}
+	return d.models.configure(d.cfg.Get(), d.secrets)
+}

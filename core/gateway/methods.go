@@ -1,0 +1,220 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/genos-project/genos/core/api"
+	"github.com/genos-project/genos/core/chat"
+	"github.com/genos-project/genos/core/policy"
+	"github.com/genos-project/genos/core/session"
+)
+
+const (
+	maxMessageBytes  = 1 << 20
+	defaultHistory   = 100
+	maxHistory       = 1000
+	modelsListWindow = 10 * time.Second
+)
+
+type handler func(ctx context.Context, c *conn, params json.RawMessage) (any, error)
+
+func (s *Server) handlers() map[string]handler {
+	return map[string]handler{
+		api.MethodHealth:           func(context.Context, *conn, json.RawMessage) (any, error) { return s.health(), nil },
+		api.MethodStatus:           s.status,
+		api.MethodChatSend:         s.chatSend,
+		api.MethodChatHistory:      s.chatHistory,
+		api.MethodChatAbort:        s.chatAbort,
+		api.MethodSessionsList:     s.sessionsList,
+		api.MethodApprovalsList:    s.approvalsList,
+		api.MethodApprovalsResolve: s.approvalsResolve,
+		api.MethodModelsList:       s.modelsList,
+	}
+}
+
+// dispatch runs one request and always returns a response frame; a panic in
+// a handler becomes an INTERNAL error instead of taking the daemon down.
+func (s *Server) dispatch(ctx context.Context, c *conn, f api.Frame) (res api.Frame) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("handler panic", "method", f.Method, "panic", p)
+			res = api.NewErrorResponse(f.ID, api.Errorf(api.CodeInternal, "internal error in %s", f.Method))
+		}
+	}()
+	h, ok := s.handlers()[f.Method]
+	if !ok {
+		return api.NewErrorResponse(f.ID, api.Errorf(api.CodeUnknownMethod, "unknown method %q", truncate(f.Method, 64)))
+	}
+	out, err := h(ctx, c, f.Params)
+	if err != nil {
+		var e *api.ErrorShape
+		if !errors.As(err, &e) {
+			s.log.Error("request failed", "method", f.Method, "err", err)
+			e = api.Errorf(api.CodeInternal, "%s failed: %v", f.Method, err)
+		}
+		return api.NewErrorResponse(f.ID, e)
+	}
+	res, err = api.NewResponse(f.ID, out)
+	if err != nil {
+		return api.NewErrorResponse(f.ID, api.Errorf(api.CodeInternal, "encode result of %s", f.Method))
+	}
+	return res
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+func (s *Server) status(ctx context.Context, _ *conn, _ json.RawMessage) (any, error) {
+	n, err := s.opts.DB.CountSessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, provider, modelName, ok := s.opts.Models.Current()
+	return api.StatusResult{
+		Version:          s.opts.Version,
+		StateDir:         s.opts.StateDir,
+		Listen:           s.opts.Listen,
+		DefaultAgent:     api.Agent{ID: s.opts.Agent.ID, Name: s.opts.Agent.Name},
+		ModelConfigured:  ok,
+		Model:            modelName,
+		Provider:         provider,
+		PendingApprovals: s.opts.Approvals.Pending(),
+		ActiveRuns:       s.opts.Queue.Active(),
+		Sessions:         n,
+		Warnings:         s.warnings(),
+	}, nil
+}
+
+// sessionKey parses a key from params and checks it names a known agent.
+func (s *Server) sessionKey(raw string) (session.Key, error) {
+	if raw == "" {
+		return session.MainKey(s.opts.Agent.ID), nil
+	}
+	k, err := session.ParseKey(raw)
+	if err != nil {
+		return session.Key{}, api.Errorf(api.CodeInvalidRequest, "sessionKey: %v", err)
+	}
+	if k.AgentID != s.opts.Agent.ID {
+		return session.Key{}, api.Errorf(api.CodeNotFound, "no agent with id %q", k.AgentID)
+	}
+	return k, nil
+}
+
+func (s *Server) chatHistory(ctx context.Context, _ *conn, raw json.RawMessage) (any, error) {
+	var p api.ChatHistoryParams
+	if err := api.DecodeParams(raw, &p); err != nil {
+		return nil, err
+	}
+	key, err := s.sessionKey(p.SessionKey)
+	if err != nil {
+		return nil, err
+	}
+	if p.Limit < 0 || p.Limit > maxHistory {
+		return nil, api.Errorf(api.CodeInvalidRequest, "limit must be between 0 and %d", maxHistory)
+	}
+	if p.Limit == 0 {
+		p.Limit = defaultHistory
+	}
+	res := api.ChatHistoryResult{SessionKey: key.String(), Records: []chat.Record{}}
+	if _, found, err := s.opts.DB.GetSession(ctx, key.String()); err != nil {
+		return nil, err
+	} else if !found {
+		return res, nil // reading history must not create a session
+	}
+	sess, err := s.opts.Sessions.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	recs, more, err := sess.Page(p.Before, p.Limit)
+	if err != nil {
+		return nil, err
+	}
+	if recs != nil {
+		res.Records = recs
+	}
+	res.HasMore = more
+	return res, nil
+}
+
+func (s *Server) sessionsList(ctx context.Context, _ *conn, raw json.RawMessage) (any, error) {
+	var p api.SessionsListParams
+	if err := api.DecodeParams(raw, &p); err != nil {
+		return nil, err
+	}
+	if p.Limit < 0 || p.Limit > 1000 {
+		return nil, api.Errorf(api.CodeInvalidRequest, "limit must be between 0 and 1000")
+	}
+	rows, err := s.opts.DB.ListSessions(ctx, p.AgentID, p.Limit)
+	if err != nil {
+		return nil, err
+	}
+	out := api.SessionsListResult{Sessions: []api.SessionInfo{}}
+	for _, r := range rows {
+		out.Sessions = append(out.Sessions, api.SessionInfo{
+			Key: r.Key, AgentID: r.AgentID, Channel: r.Channel, Peer: r.Peer, UpdatedAt: r.UpdatedAt, Title: r.Title,
+		})
+	}
+	return out, nil
+}
+
+func (s *Server) approvalsList(context.Context, *conn, json.RawMessage) (any, error) {
+	out := api.ApprovalsListResult{Approvals: []api.Approval{}}
+	for _, r := range s.opts.Approvals.List() {
+		out.Approvals = append(out.Approvals, approvalView(r))
+	}
+	return out, nil
+}
+
+func (s *Server) approvalsResolve(_ context.Context, _ *conn, raw json.RawMessage) (any, error) {
+	var p api.ApprovalsResolveParams
+	if err := api.DecodeParams(raw, &p); err != nil {
+		return nil, err
+	}
+	switch p.Decision {
+	case api.DecisionAllowOnce, api.DecisionAllowAlways, api.DecisionDeny:
+	default:
+		return nil, api.Errorf(api.CodeInvalidRequest, "decision must be allow-once, allow-always or deny")
+	}
+	if p.ID == "" {
+		return nil, api.Errorf(api.CodeInvalidRequest, "id is required")
+	}
+	if _, err := s.opts.Approvals.Resolve(p.ID, policy.Decision(p.Decision)); err != nil {
+		if errors.Is(err, policy.ErrNotFound) {
+			return nil, api.Errorf(api.CodeNotFound, "no pending approval %q (already decided or expired)", truncate(p.ID, 64))
+		}
+		return nil, api.Errorf(api.CodeInvalidRequest, "%v", err)
+	}
+	return api.ApprovalsResolveResult{ID: p.ID, Decision: p.Decision}, nil
+}
+
+func (s *Server) modelsList(ctx context.Context, _ *conn, _ json.RawMessage) (any, error) {
+	_, provider, modelName, ok := s.opts.Models.Current()
+	if !ok {
+		return api.ModelsListResult{Models: []api.ModelInfo{}, Error: s.opts.SetupHint}, nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, modelsListWindow)
+	defer cancel()
+	ids, err := s.opts.Models.List(lctx)
+	out := api.ModelsListResult{Models: []api.ModelInfo{}}
+	if err != nil {
+		out.Error = err.Error()
+		out.Models = append(out.Models, api.ModelInfo{ID: modelName, Provider: provider, Default: true})
+		return out, nil
+	}
+	seen := false
+	for _, id := range ids {
+		out.Models = append(out.Models, api.ModelInfo{ID: id, Provider: provider, Default: id == modelName})
+		seen = seen || id == modelName
+	}
+	if !seen {
+		out.Models = append(out.Models, api.ModelInfo{ID: modelName, Provider: provider, Default: true})
+	}
+	return out, nil
+}

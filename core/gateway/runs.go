@@ -1,0 +1,246 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/genos-project/genos/core/agent"
+	"github.com/genos-project/genos/core/api"
+	"github.com/genos-project/genos/core/chat"
+	"github.com/genos-project/genos/core/session"
+)
+
+// idempotencyWindow is how long a repeated chat.send returns the first runId.
+const idempotencyWindow = 5 * time.Minute
+
+type runEntry struct {
+	id         string
+	sessionKey string
+	cancel     context.CancelFunc
+}
+
+type idemEntry struct {
+	runID string
+	at    time.Time
+}
+
+// runTable tracks queued and active runs, for chat.abort and shutdown, and
+// remembers idempotency keys.
+type runTable struct {
+	mu   sync.Mutex
+	runs map[string]*runEntry
+	idem map[string]idemEntry
+	wg   sync.WaitGroup
+}
+
+func newRunTable() *runTable {
+	return &runTable{runs: make(map[string]*runEntry), idem: make(map[string]idemEntry)}
+}
+
+// claim returns the run id already started for key, or registers a new one.
+func (t *runTable) claim(key string, now time.Time, newRun func() *runEntry) (id string, fresh bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, e := range t.idem {
+		if now.Sub(e.at) > idempotencyWindow {
+			delete(t.idem, k)
+		}
+	}
+	if e, ok := t.idem[key]; ok {
+		return e.runID, false
+	}
+	r := newRun()
+	t.runs[r.id] = r
+	t.idem[key] = idemEntry{runID: r.id, at: now}
+	t.wg.Add(1)
+	return r.id, true
+}
+
+func (t *runTable) finish(id string) {
+	t.mu.Lock()
+	delete(t.runs, id)
+	t.mu.Unlock()
+	t.wg.Done()
+}
+
+// abort cancels runId, or every run of sessionKey when runId is empty.
+func (t *runTable) abort(sessionKey, runID string) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var ids []string
+	for id, r := range t.runs {
+		if r.sessionKey != sessionKey || (runID != "" && id != runID) {
+			continue
+		}
+		r.cancel()
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (t *runTable) abortAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, r := range t.runs {
+		r.cancel()
+	}
+}
+
+func (t *runTable) wait(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { t.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+func (s *Server) chatSend(ctx context.Context, _ *conn, raw json.RawMessage) (any, error) {
+	var p api.ChatSendParams
+	if err := api.DecodeParams(raw, &p); err != nil {
+		return nil, err
+	}
+	key, err := s.sessionKey(p.SessionKey)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case strings.TrimSpace(p.Message) == "":
+		return nil, api.Errorf(api.CodeInvalidRequest, "message is empty")
+	case len(p.Message) > maxMessageBytes:
+		return nil, api.Errorf(api.CodeInvalidRequest, "message is larger than %d bytes", maxMessageBytes)
+	case !utf8.ValidString(p.Message):
+		return nil, api.Errorf(api.CodeInvalidRequest, "message is not valid UTF-8")
+	case p.IdempotencyKey == "" || len(p.IdempotencyKey) > 128:
+		return nil, api.Errorf(api.CodeInvalidRequest, "idempotencyKey of 1 to 128 characters is required")
+	case p.TimeoutMs < 0:
+		return nil, api.Errorf(api.CodeInvalidRequest, "timeoutMs must not be negative")
+	case len(p.Attachments) > 0:
+		return nil, api.Errorf(api.CodeInvalidRequest, "attachments are not supported yet")
+	}
+	provider, _, modelName, ok := s.opts.Models.Current()
+	if !ok {
+		return nil, api.Errorf(api.CodeNoModel, "%s", s.opts.SetupHint)
+	}
+	keyStr := key.String()
+	var runCtx context.Context
+	id, fresh := s.runs.claim(keyStr+"\x00"+p.IdempotencyKey, time.Now(), func() *runEntry {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithCancel(s.baseCtx)
+		if p.TimeoutMs > 0 {
+			runCtx, cancel = withTimeoutCancel(runCtx, cancel, time.Duration(p.TimeoutMs)*time.Millisecond)
+		}
+		return &runEntry{id: newID("run_"), sessionKey: keyStr, cancel: cancel}
+	})
+	if !fresh {
+		return api.ChatSendResult{RunID: id}, nil
+	}
+	input := chat.Record{
+		Role:       chat.RoleUser,
+		Content:    p.Message,
+		Provenance: &chat.Provenance{Kind: chat.ExternalUser, Channel: "gateway"},
+	}
+	go s.execute(runCtx, id, key, input, provider, modelName)
+	return api.ChatSendResult{RunID: id}, nil
+}
+
+func withTimeoutCancel(parent context.Context, cancel context.CancelFunc, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, c2 := context.WithTimeout(parent, d)
+	return ctx, func() { c2(); cancel() }
+}
+
+// execute waits for the session's turn, runs the agent and streams events.
+func (s *Server) execute(ctx context.Context, runID string, key session.Key, input chat.Record, provider agent.Provider, modelName string) {
+	defer s.runs.finish(runID)
+	keyStr := key.String()
+	seq := 0
+	emit := func(ev api.ChatEvent) {
+		seq++
+		ev.RunID, ev.SessionKey, ev.Seq = runID, keyStr, seq
+		s.broadcast(api.EventChat, ev)
+	}
+	var result agent.Result
+	err := s.opts.Queue.Do(ctx, keyStr, func(ctx context.Context) error {
+		sess, err := s.opts.Sessions.Open(ctx, key)
+		if err != nil {
+			return err
+		}
+		s.broadcast(api.EventSessionsChanged, map[string]string{"sessionKey": keyStr})
+		result, err = s.opts.Runner.Run(ctx, agent.Run{
+			ID:         runID,
+			SessionKey: keyStr,
+			Transcript: sess,
+			Input:      input,
+			Provider:   provider,
+			Model:      modelName,
+			Emit: func(e agent.Event) {
+				switch e.Kind {
+				case agent.EventDelta:
+					emit(api.ChatEvent{State: api.ChatDelta, Delta: e.Text})
+				case agent.EventToolStart:
+					s.broadcast(api.EventAgent, api.AgentEvent{RunID: runID, SessionKey: keyStr, Phase: api.ToolStart,
+						Tool: e.ToolCall.Name, ToolCallID: e.ToolCall.ID, Args: e.ToolCall.Arguments})
+				case agent.EventToolEnd:
+					ev := api.AgentEvent{RunID: runID, SessionKey: keyStr, Phase: api.ToolEnd,
+						Tool: e.ToolCall.Name, ToolCallID: e.ToolCall.ID}
+					if e.Record != nil {
+						ev.Result, ev.IsError = clip(e.Record.Content, 4096), e.Record.IsError
+					}
+					s.broadcast(api.EventAgent, ev)
+				}
+			},
+		})
+		return err
+	})
+	switch {
+	case err == nil:
+		final := result.Final
+		usage := result.Usage
+		emit(api.ChatEvent{State: api.ChatFinal, Message: &final, Usage: &usage, StopReason: result.StopReason})
+	case errors.Is(err, context.Canceled):
+		emit(api.ChatEvent{State: api.ChatAborted, Usage: &result.Usage})
+	default:
+		s.log.Warn("run failed", "session", keyStr, "run", runID, "err", err)
+		emit(api.ChatEvent{State: api.ChatError, ErrorMessage: userMessage(err)})
+	}
+}
+
+// userMessage turns a run error into text for the person chatting.
+func userMessage(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "The reply took too long and was stopped. Try again, or raise agent.runTimeoutSeconds."
+	}
+	return err.Error()
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func (s *Server) chatAbort(_ context.Context, _ *conn, raw json.RawMessage) (any, error) {
+	var p api.ChatAbortParams
+	if err := api.DecodeParams(raw, &p); err != nil {
+		return nil, err
+	}
+	key, err := s.sessionKey(p.SessionKey)
+	if err != nil {
+		return nil, err
+	}
+	ids := s.runs.abort(key.String(), p.RunID)
+	res := api.ChatAbortResult{Aborted: len(ids) > 0}
+	if len(ids) == 1 {
+		res.RunID = ids[0]
+	}
+	return res, nil
+}

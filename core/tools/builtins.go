@@ -1,0 +1,46 @@
+package tools
+
+import "time"
+
+// BuiltinOptions tunes the built-in tools. Zero values select the defaults.
+type BuiltinOptions struct {
+	// ExecTimeout is how long exec lets a command run when the model does
+	// not ask for another limit (default 60s).
+	ExecTimeout time.Duration
+	// ExecMaxOutput caps the combined output exec returns, in bytes
+	// (default 64 KiB).
+	ExecMaxOutput int
+	// ReadMaxBytes caps what one read call returns (default 256 KiB).
+	ReadMaxBytes int
+	// Shell runs exec commands as `Shell -c command` (default /bin/sh).
+	Shell string
+}
+
+func (o BuiltinOptions) withDefaults() BuiltinOptions {
+	if o.ExecTimeout <= 0 {
+		o.ExecTimeout = 60 * time.Second
+	}
+	if o.ExecMaxOutput <= 0 {
+		o.ExecMaxOutput = 64 << 10
+	}
+	if o.ReadMaxBytes <= 0 {
+		o.ReadMaxBytes = 256 << 10
+	}
+	if o.Shell == "" {
+		o.Shell = "/bin/sh"
+	}
+	return o
+}
+
+// Builtins returns the built-in tools: read, write, edit, ls and exec. All
+// of them work inside Env.Workspace; pass them to NewRegistry.
+func Builtins(o BuiltinOptions) []Tool {
+	o = o.withDefaults()
+	return []Tool{
+		readTool(o.ReadMaxBytes),
+		writeTool(),
+		editTool(),
+		lsTool(),
+		execTool(o),
+	}
+}

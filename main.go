@@ -1,0 +1,104 @@
+// Command genos is the Genos personal assistant: the tray app, the headless
+// gateway and the CLI clients, in one binary. This file is the composition
+// root: it parses the command line, sets up logging and builds the daemon.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/genos-project/genos/core/logging"
+	"github.com/genos-project/genos/core/paths"
+)
+
+// version is stamped by the Makefile with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+const usage = `Genos: your own encrypted personal assistant.
+
+Usage:
+  genos                      start the tray app (falls back to the gateway without a display)
+  genos gateway              run the headless gateway on 127.0.0.1:18789
+  genos chat "message"       send one message and stream the reply
+  genos chat                 interactive chat
+  genos setup                choose a model provider (interactive)
+  genos status               show what the running gateway is doing
+  genos approvals            list pending tool approvals
+  genos approvals resolve ID allow-once|allow-always|deny
+  genos version              print the version
+
+Environment:
+  GENOS_STATE_DIR            state directory (default ~/.genosv1)
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// exitError carries a process exit code through error returns.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := ""
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var err error
+	switch cmd {
+	case "", "app":
+		err = runApp(ctx, args, stderr)
+	case "gateway":
+		err = runGateway(ctx, args, stdout, stderr)
+	case "chat":
+		err = runChat(ctx, args, stdin, stdout, stderr)
+	case "setup":
+		err = runSetup(ctx, args, stdin, stdout)
+	case "status":
+		err = runStatus(ctx, args, stdout)
+	case "approvals":
+		err = runApprovals(ctx, args, stdout)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "genos %s\n", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "genos: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err == nil {
+		return 0
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "genos: %v\n", err)
+	return 1
+}
+
+// stateDir resolves the state dir or explains why it cannot.
+func stateDir() (string, error) {
+	dir, err := paths.StateDir()
+	if err != nil {
+		return "", fmt.Errorf("find the state directory: %w", err)
+	}
+	return dir, nil
+}
+
+func newLogger(w io.Writer, level string, json bool) (*slog.Logger, error) {
+	if _, err := logging.ParseLevel(level); err != nil {
+		return nil, err
+	}
+	return logging.New(w, level, json), nil
+}
