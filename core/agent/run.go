@@ -241,7 +241,7 @@ func (r *Runner) toolSpecs() []model.ToolSpec {
 	}
 	var specs []model.ToolSpec
 	for _, t := range r.Tools.List() {
-		if r.Rules.Mode(t.Name, string(t.Category)) == policy.Mode("deny") {
+		if r.Rules.Mode(t.Name, string(t.Category)) == policy.ModeDeny {
 			continue // a tool that can never run is not offered
 		}
 		specs = append(specs, model.ToolSpec{Name: t.Name, Description: t.Description, Parameters: t.Schema})
@@ -277,8 +277,8 @@ func (r *Runner) callTool(ctx context.Context, run Run, call chat.ToolCall, emit
 		return fail("The tool arguments were not valid JSON.")
 	}
 	switch r.Rules.Mode(tool.Name, string(tool.Category)) {
-	case policy.Mode("allow"):
-	case policy.Mode("ask"):
+	case policy.ModeAllow:
+	case policy.ModeAsk:
 		if r.Approvals == nil {
 			return fail("This tool needs the user's approval and no one can approve it here.")
 		}
@@ -291,12 +291,12 @@ func (r *Runner) callTool(ctx context.Context, run Run, call chat.ToolCall, emit
 			Args:       call.Arguments,
 		})
 		if err != nil {
-			rec.Approval = &chat.Approval{Decision: string(policy.Decision("deny"))}
+			rec.Approval = &chat.Approval{Decision: string(policy.DecisionDeny)}
 			return fail("The approval request was cancelled: " + err.Error())
 		}
 		rec.Approval = &chat.Approval{Decision: string(decision)}
 		if !decision.Allowed() {
-			if decision == policy.Decision("timeout") {
+			if decision == policy.DecisionTimeout {
 				return fail("Nobody approved this tool call in time, so it was not run.")
 			}
 			return fail("The user denied this tool call. Do not retry it; ask or explain instead.")

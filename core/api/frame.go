@@ -98,8 +98,9 @@ func DecodeFrame(data []byte) (Frame, error) {
 			return Frame{}, Errorf(CodeInvalidRequest, "params must be a JSON object")
 		}
 	case TypeResponse:
-		if f.ID == "" || f.OK == nil {
-			return Frame{}, Errorf(CodeInvalidRequest, "response needs id and ok")
+		// An error answering a frame too broken to carry an id has none.
+		if f.OK == nil || (*f.OK && f.ID == "") {
+			return Frame{}, Errorf(CodeInvalidRequest, "response needs ok, and an id when ok")
 		}
 	case TypeEvent:
 		if f.Event == "" {

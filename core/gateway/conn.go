@@ -33,6 +33,15 @@ const (
 	writeTimeout = 10 * time.Second
 )
 
+// outFrame is a frame for the writer, or (closing set) an instruction to
+// close the connection once everything queued before it has been written.
+type outFrame struct {
+	frame   api.Frame
+	closing bool
+	code    websocket.StatusCode
+	reason  string
+}
+
 type conn struct {
 	s      *Server
 	ws     *websocket.Conn
@@ -40,7 +49,7 @@ type conn struct {
 	remote string
 	log    *slog.Logger
 
-	out       chan api.Frame
+	out       chan outFrame
 	closeOnce sync.Once
 	done      chan struct{}
 	seq       uint64 // owned by the writer goroutine
@@ -58,7 +67,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		ws:     ws,
 		id:     newID("conn_"),
 		remote: remoteHost(r),
-		out:    make(chan api.Frame, outQueue),
+		out:    make(chan outFrame, outQueue),
 		done:   make(chan struct{}),
 	}
 	c.log = s.log.With("conn", c.id)
@@ -232,7 +241,7 @@ func (c *conn) enqueue(f api.Frame) bool {
 	default:
 	}
 	select {
-	case c.out <- f:
+	case c.out <- outFrame{frame: f}:
 		return true
 	case <-c.done:
 		return false
@@ -252,7 +261,15 @@ func (c *conn) writeLoop(ctx context.Context) {
 			return
 		case <-ctx.Done():
 			return
-		case f := <-c.out:
+		case o := <-c.out:
+			if o.closing {
+				c.closeOnce.Do(func() {
+					close(c.done)
+					_ = c.ws.Close(o.code, o.reason)
+				})
+				return
+			}
+			f := o.frame
 			if f.Type == api.TypeEvent {
 				c.seq++
 				f.Seq = c.seq
@@ -273,17 +290,21 @@ func (c *conn) writeLoop(ctx context.Context) {
 	}
 }
 
-// flushAndClose gives the writer a moment to send queued frames (the error
-// that explains the close) before closing with code.
+// flushAndClose closes with code once the writer has sent every frame queued
+// so far, so the client gets the error that explains the close.
 func (c *conn) flushAndClose(code websocket.StatusCode, reason string) {
-	deadline := time.Now().Add(time.Second)
-	for len(c.out) > 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case c.out <- outFrame{closing: true, code: code, reason: reason}:
+	case <-c.done:
+	default:
+		c.close(reason)
+		return
 	}
-	c.closeOnce.Do(func() {
-		close(c.done)
-		_ = c.ws.Close(code, reason)
-	})
+	select {
+	case <-c.done:
+	case <-time.After(writeTimeout):
+		c.close(reason)
+	}
 }
 
 func (c *conn) close(reason string) {

@@ -123,7 +123,7 @@ func (s *Server) chatHistory(ctx context.Context, _ *conn, raw json.RawMessage) 
 		p.Limit = defaultHistory
 	}
 	res := api.ChatHistoryResult{SessionKey: key.String(), Records: []chat.Record{}}
-	if _, found, err := s.opts.DB.GetSession(ctx, key.String()); err != nil {
+	if _, found, err := s.opts.Sessions.Lookup(ctx, key); err != nil {
 		return nil, err
 	} else if !found {
 		return res, nil // reading history must not create a session
@@ -132,9 +132,15 @@ func (s *Server) chatHistory(ctx context.Context, _ *conn, raw json.RawMessage) 
 	if err != nil {
 		return nil, err
 	}
+	defer sess.Close()
 	recs, more, err := sess.Page(p.Before, p.Limit)
+	if errors.Is(err, session.ErrRecordNotFound) {
+		return nil, api.Errorf(api.CodeNotFound, "no record %q in this session", truncate(p.Before, 64))
+	}
 	if err != nil {
-		return nil, err
+		// Unreadable lines are reported, but the readable records are
+		// still worth showing.
+		s.log.Warn("transcript has unreadable lines", "session", key.String(), "err", err)
 	}
 	if recs != nil {
 		res.Records = recs
@@ -151,7 +157,7 @@ func (s *Server) sessionsList(ctx context.Context, _ *conn, raw json.RawMessage)
 	if p.Limit < 0 || p.Limit > 1000 {
 		return nil, api.Errorf(api.CodeInvalidRequest, "limit must be between 0 and 1000")
 	}
-	rows, err := s.opts.DB.ListSessions(ctx, p.AgentID, p.Limit)
+	rows, err := s.opts.Sessions.List(ctx, p.AgentID, p.Limit)
 	if err != nil {
 		return nil, err
 	}

@@ -170,6 +170,7 @@ func (s *Server) execute(ctx context.Context, runID string, key session.Key, inp
 		if err != nil {
 			return err
 		}
+		defer sess.Close()
 		s.broadcast(api.EventSessionsChanged, map[string]string{"sessionKey": keyStr})
 		result, err = s.opts.Runner.Run(ctx, agent.Run{
 			ID:         runID,

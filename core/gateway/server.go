@@ -248,9 +248,9 @@ func (s *Server) broadcast(name string, payload any) {
 // passes it to policy.NewApprovals.
 func (s *Server) NotifyApproval(e policy.Event) {
 	switch e.Kind {
-	case policy.EventKind("requested"):
+	case policy.EventRequested:
 		s.broadcast(api.EventApprovalRequested, approvalView(e.Request))
-	case policy.EventKind("resolved"):
+	case policy.EventResolved:
 		s.broadcast(api.EventApprovalResolved, api.ApprovalResolvedEvent{
 			ID: e.Request.ID, SessionKey: e.Request.SessionKey, Tool: e.Request.Tool, Decision: string(e.Decision),
 		})

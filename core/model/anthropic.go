@@ -217,8 +217,10 @@ func anthropicParams(req Request) anthropic.MessageNewParams {
 // inputSchema splits a JSON schema into the SDK's typed fields and extras.
 func inputSchema(t ToolSpec) anthropic.ToolInputSchemaParam {
 	obj := toolSchema(t)
-	var s anthropic.ToolInputSchemaParam
-	if props, ok := obj["properties"]; ok {
+	// Properties is always set: an all-zero schema would be omitted from the
+	// request, and the API requires input_schema.
+	s := anthropic.ToolInputSchemaParam{Properties: map[string]any{}}
+	if props, ok := obj["properties"]; ok && props != nil {
 		s.Properties = props
 	}
 	if req, ok := obj["required"].([]any); ok {

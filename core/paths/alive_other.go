@@ -1,4 +1,4 @@
-//go:build !(darwin || dragonfly || freebsd || linux || netbsd || openbsd || plan9 || windows)
+//go:build !windows && !plan9
 
 package paths
 

@@ -3,6 +3,7 @@ package paths
 import (
 	"bufio"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -18,7 +19,9 @@ const (
 
 // TestMain lets the test binary double as the child process of
 // TestLockAcrossProcesses: the child takes the lock, says so on stdout and
-// then blocks until it is killed, never releasing the lock itself.
+// then blocks until it is killed (or its stdin closes), never releasing the
+// lock itself. It blocks in a read rather than select{}, which the runtime
+// would report as a deadlock.
 func TestMain(m *testing.M) {
 	if os.Getenv(envLockChild) == "1" {
 		l, err := Lock(os.Getenv(envLockDir))
@@ -28,7 +31,8 @@ func TestMain(m *testing.M) {
 		}
 		_ = l // held until the process dies
 		os.Stdout.WriteString("locked\n")
-		select {}
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -87,6 +91,11 @@ func TestLockAcrossProcesses(t *testing.T) {
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), envLockChild+"=1", envLockDir+"="+dir)
 	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe() // kept open: the child waits on it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -187,7 +187,7 @@ func TestListSessionsOrderAndLimit(t *testing.T) {
 func TestConcurrentUpserts(t *testing.T) {
 	db, _ := openTest(t)
 	ctx := t.Context()
-	const workers, perWorker = 24, 25
+	const workers, perWorker = 16, 12
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*perWorker*3)
 	for w := range workers {

@@ -110,6 +110,12 @@ func runExec(ctx context.Context, env Env, a execArgs, o BuiltinOptions, timeout
 	if err := cmd.Start(); err != nil {
 		pr.Close()
 		pw.Close()
+		switch {
+		case ctx.Err() != nil:
+			return errorResult("[cancelled before the command started]"), ctx.Err()
+		case tctx.Err() != nil:
+			return errorResult("[timed out after %s before the command started]", timeout), nil
+		}
 		return Result{}, fmt.Errorf("exec: start %s: %w", o.Shell, err)
 	}
 	pw.Close() // the children hold the write end now

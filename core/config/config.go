@@ -1,0 +1,162 @@
+// Package config owns genos.json: the versioned, strictly decoded and fully
+// validated configuration, its migrations and defaults, the Store through
+// which live changes are made, and (until the vault exists) the plaintext
+// secret store its API key references point into.
+//
+// The file never holds a secret: Model.APIKeyRef names an entry in the secret
+// store and Model.APIKeyEnv names an environment variable.
+package config
+
+import "maps"
+
+// CurrentVersion is the config format this build reads and writes. Older
+// files are migrated on Load; newer ones are refused.
+const CurrentVersion = 1
+
+// Defaults filled in for zero fields on Load (and set by Default).
+const (
+	DefaultBind                   = "127.0.0.1"
+	DefaultPort                   = 18789
+	DefaultTickSeconds            = 30
+	DefaultModelTimeoutSeconds    = 600
+	DefaultMaxRetries             = 3
+	DefaultAgentName              = "main"
+	DefaultMaxRounds              = 16
+	DefaultRunTimeoutSeconds      = 600
+	DefaultExecTimeoutSeconds     = 60
+	DefaultExecMaxOutputBytes     = 64 << 10
+	DefaultApprovalTimeoutSeconds = 120
+	DefaultLogLevel               = "info"
+)
+
+// Model providers Model.Provider may name. The empty provider means onboarding
+// has not chosen one yet.
+const (
+	ProviderOpenAI    = "openai"
+	ProviderAnthropic = "anthropic"
+)
+
+// Tool policy modes, the values of Agent.ToolPolicy.
+const (
+	PolicyAllow = "allow"
+	PolicyAsk   = "ask"
+	PolicyDeny  = "deny"
+)
+
+// Config is the whole of genos.json.
+type Config struct {
+	Version int     `json:"version"`
+	Gateway Gateway `json:"gateway"`
+	Model   Model   `json:"model"`
+	Agent   Agent   `json:"agent"`
+	Logging Logging `json:"logging"`
+}
+
+// Gateway configures the local WebSocket/HTTP gateway.
+type Gateway struct {
+	// Bind is the address to listen on: an IP or "localhost". A non-loopback
+	// address is accepted here; the gateway itself refuses it without a token.
+	Bind string `json:"bind"`
+	// Port is the TCP port.
+	Port int `json:"port"`
+	// TickSeconds is the interval of keepalive ticks sent to clients.
+	TickSeconds int `json:"tickSeconds"`
+}
+
+// Model configures the model provider.
+type Model struct {
+	// Provider is "openai", "anthropic" or "" (not configured yet). "openai"
+	// also covers OpenAI-compatible servers reached through BaseURL.
+	Provider string `json:"provider"`
+	// BaseURL optionally overrides the provider's endpoint (an http or https URL).
+	BaseURL string `json:"baseUrl"`
+	// Model is the model name sent to the provider.
+	Model string `json:"model"`
+	// APIKeyRef names the secret holding the API key (see Secrets); it is
+	// never the key itself.
+	APIKeyRef string `json:"apiKeyRef"`
+	// APIKeyEnv names an environment variable holding the API key, for
+	// servers and CI. At most one of APIKeyRef and APIKeyEnv is set.
+	APIKeyEnv string `json:"apiKeyEnv"`
+	// TimeoutSeconds bounds one model request.
+	TimeoutSeconds int `json:"timeoutSeconds"`
+	// MaxRetries is how often a failed request is retried.
+	MaxRetries int `json:"maxRetries"`
+}
+
+// Agent configures the default agent and its loop.
+type Agent struct {
+	// Name is the agent's name, also its workspace directory name.
+	Name string `json:"name"`
+	// MaxRounds bounds model/tool round trips per run.
+	MaxRounds int `json:"maxRounds"`
+	// RunTimeoutSeconds bounds one whole run.
+	RunTimeoutSeconds int `json:"runTimeoutSeconds"`
+	// ExecTimeoutSeconds bounds one command run by the exec tool.
+	ExecTimeoutSeconds int `json:"execTimeoutSeconds"`
+	// ExecMaxOutputBytes caps the output of one command kept for the model.
+	ExecMaxOutputBytes int `json:"execMaxOutputBytes"`
+	// ApprovalTimeoutSeconds is how long an "ask" approval waits before it
+	// counts as denied.
+	ApprovalTimeoutSeconds int `json:"approvalTimeoutSeconds"`
+	// ToolPolicy maps a tool category (read, write, exec, ...) or a tool name
+	// to "allow", "ask" or "deny". Empty means the built-in defaults.
+	ToolPolicy map[string]string `json:"toolPolicy,omitempty"`
+}
+
+// Logging configures the daemon's logs.
+type Logging struct {
+	// Level is debug, info, warn or error.
+	Level string `json:"level"`
+}
+
+// Default returns a valid config with every default set and no model
+// configured, which is what onboarding starts from.
+func Default() *Config {
+	c := &Config{Version: CurrentVersion}
+	c.applyDefaults()
+	return c
+}
+
+// Configured reports whether a model provider and model are set, that is
+// whether onboarding has chosen a model.
+func (c *Config) Configured() bool {
+	return c.Model.Provider != "" && c.Model.Model != ""
+}
+
+// applyDefaults fills zero fields. Validate rejects every zero value filled
+// here, so a valid config is unchanged by it and Load∘Save is the identity.
+func (c *Config) applyDefaults() {
+	setString(&c.Gateway.Bind, DefaultBind)
+	setInt(&c.Gateway.Port, DefaultPort)
+	setInt(&c.Gateway.TickSeconds, DefaultTickSeconds)
+	setInt(&c.Model.TimeoutSeconds, DefaultModelTimeoutSeconds)
+	setInt(&c.Model.MaxRetries, DefaultMaxRetries)
+	setString(&c.Agent.Name, DefaultAgentName)
+	setInt(&c.Agent.MaxRounds, DefaultMaxRounds)
+	setInt(&c.Agent.RunTimeoutSeconds, DefaultRunTimeoutSeconds)
+	setInt(&c.Agent.ExecTimeoutSeconds, DefaultExecTimeoutSeconds)
+	setInt(&c.Agent.ExecMaxOutputBytes, DefaultExecMaxOutputBytes)
+	setInt(&c.Agent.ApprovalTimeoutSeconds, DefaultApprovalTimeoutSeconds)
+	setString(&c.Logging.Level, DefaultLogLevel)
+}
+
+func setString(p *string, def string) {
+	if *p == "" {
+		*p = def
+	}
+}
+
+func setInt(p *int, def int) {
+	if *p == 0 {
+		*p = def
+	}
+}
+
+// clone returns a deep copy, so that a copy handed out cannot alter the
+// original through the shared ToolPolicy map.
+func (c *Config) clone() *Config {
+	cp := *c
+	cp.Agent.ToolPolicy = maps.Clone(c.Agent.ToolPolicy)
+	return &cp
+}

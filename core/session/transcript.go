@@ -1,0 +1,303 @@
+package session
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/genos-project/genos/core/chat"
+)
+
+// ErrClosed is returned by calls on a closed transcript, session or manager.
+var ErrClosed = errors.New("session: closed")
+
+// ErrRecordNotFound is returned by Page when the before id is not in the
+// transcript.
+var ErrRecordNotFound = errors.New("record not found")
+
+// defaultPageLimit is Page's limit when the caller gives none.
+const defaultPageLimit = 200
+
+// Transcript is an append-only JSONL file of chat.Record, one encoded record
+// per line. It is safe for concurrent use.
+//
+// Durability: each Append is a single write() of whole lines followed by
+// fsync, so a crash can only leave a torn tail, which OpenTranscript cuts off.
+type Transcript struct {
+	path  string
+	codec LineCodec
+
+	mu       sync.Mutex
+	f        *os.File
+	size     int64 // bytes of whole, synced lines; the next write goes here
+	err      error // sticky failure after which the file state is unknown
+	repaired int64
+}
+
+// OpenTranscript opens the transcript at path, creating it (mode 0600, parent
+// directories 0700) if missing. If the last line is torn (no trailing newline)
+// or cannot be decoded, it is truncated away and every earlier line is kept;
+// Repaired reports how many bytes were dropped.
+func OpenTranscript(path string, codec LineCodec) (*Transcript, error) {
+	if codec == nil {
+		return nil, errors.New("open transcript: nil codec")
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open transcript %s: %w", path, err)
+	}
+	f, created, err := openOrCreate(path)
+	if err != nil {
+		return nil, fmt.Errorf("open transcript %s: %w", path, err)
+	}
+	if created {
+		// Make the new directory entry durable, or a crash could lose the
+		// file along with records whose Append already returned.
+		if err := syncDir(dir); err != nil {
+			_ = f.Close()
+			return nil, fmt.Errorf("open transcript %s: %w", path, err)
+		}
+	}
+	t := &Transcript{path: path, codec: codec, f: f}
+	if err := t.repair(); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("open transcript %s: %w", path, err)
+	}
+	return t, nil
+}
+
+func openOrCreate(path string) (*os.File, bool, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return f, true, nil
+	}
+	if !errors.Is(err, os.ErrExist) {
+		return nil, false, err
+	}
+	f, err = os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, false, err
+	}
+	if !fi.Mode().IsRegular() {
+		_ = f.Close()
+		return nil, false, errors.New("not a regular file")
+	}
+	return f, false, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	return errors.Join(err, d.Close())
+}
+
+// repair finds the end of the last good line and truncates anything after it.
+func (t *Transcript) repair() error {
+	fi, err := t.f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	good, err := t.lastGoodEnd(size)
+	if err != nil {
+		return err
+	}
+	if good < size {
+		if err := t.f.Truncate(good); err != nil {
+			return fmt.Errorf("truncate torn tail: %w", err)
+		}
+		if err := t.f.Sync(); err != nil {
+			return fmt.Errorf("sync after truncate: %w", err)
+		}
+		t.repaired = size - good
+	}
+	t.size = good
+	return nil
+}
+
+// lastGoodEnd returns the offset just past the last line that should be kept.
+// Only the final line is examined: a bad line in the middle cannot come from
+// a torn append, so it is left for readers to report rather than destroyed.
+func (t *Transcript) lastGoodEnd(size int64) (int64, error) {
+	if size == 0 {
+		return 0, nil
+	}
+	var last [1]byte
+	if _, err := t.f.ReadAt(last[:], size-1); err != nil {
+		return 0, err
+	}
+	if last[0] != '\n' {
+		nl, err := lastNewline(t.f, size-1)
+		return nl + 1, err // nl is -1 when no complete line exists
+	}
+	// The file ends with '\n': check that the final line decodes.
+	nl, err := lastNewline(t.f, size-1)
+	if err != nil {
+		return 0, err
+	}
+	start := nl + 1
+	n := size - 1 - start
+	if n > MaxLineLen {
+		return start, nil
+	}
+	line := make([]byte, n)
+	if _, err := t.f.ReadAt(line, start); err != nil {
+		return 0, err
+	}
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	if len(line) == 0 {
+		return size, nil
+	}
+	if _, err := decodeRecord(line, t.codec); err != nil {
+		return start, nil
+	}
+	return size, nil
+}
+
+// lastNewline returns the offset of the last '\n' before end, or -1.
+func lastNewline(f *os.File, end int64) (int64, error) {
+	buf := make([]byte, 64<<10)
+	for end > 0 {
+		n := int64(len(buf))
+		if n > end {
+			n = end
+		}
+		off := end - n
+		if _, err := f.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return off + int64(i), nil
+		}
+		end = off
+	}
+	return -1, nil
+}
+
+// Repaired returns how many bytes of torn tail OpenTranscript truncated.
+func (t *Transcript) Repaired() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.repaired
+}
+
+// Path returns the transcript's file path.
+func (t *Transcript) Path() string { return t.path }
+
+// Append validates and encodes recs, writes them with one write() of whole
+// lines and fsyncs. When it returns nil every record is durable. On failure
+// the file is cut back to where it was; if even that fails, or fsync fails
+// (after which the kernel may have dropped the dirty pages), the transcript
+// refuses further appends until it is reopened, which repairs the tail.
+func (t *Transcript) Append(recs ...chat.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	var buf []byte
+	for _, r := range recs {
+		line, err := encodeRecord(r, t.codec)
+		if err != nil {
+			return fmt.Errorf("append to transcript %s: %w", t.path, err)
+		}
+		buf = append(buf, line...)
+	}
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.f == nil {
+		return fmt.Errorf("append to transcript %s: %w", t.path, ErrClosed)
+	}
+	if t.err != nil {
+		return fmt.Errorf("append to transcript %s: earlier failure, reopen it: %w", t.path, t.err)
+	}
+	if _, err := t.f.WriteAt(buf, t.size); err != nil {
+		if terr := t.f.Truncate(t.size); terr != nil {
+			t.err = errors.Join(err, terr)
+		}
+		return fmt.Errorf("append to transcript %s: %w", t.path, err)
+	}
+	if err := t.f.Sync(); err != nil {
+		t.err = err
+		return fmt.Errorf("sync transcript %s: %w", t.path, err)
+	}
+	t.size += int64(len(buf))
+	return nil
+}
+
+// Records returns every readable record, oldest first. If some lines cannot
+// be read, it returns the readable records together with an error joining one
+// *LineError per bad line (errors.Is sees their causes, e.g. a locked vault).
+func (t *Transcript) Records() ([]chat.Record, error) {
+	t.mu.Lock()
+	f, size := t.f, t.size
+	t.mu.Unlock()
+	if f == nil {
+		return nil, fmt.Errorf("read transcript %s: %w", t.path, ErrClosed)
+	}
+	// Only the synced prefix is read, so concurrent appends need no lock.
+	recs, errs := ReadRecords(io.NewSectionReader(f, 0, size), t.codec)
+	if len(errs) > 0 {
+		return recs, fmt.Errorf("read transcript %s: %w", t.path, errors.Join(errs...))
+	}
+	return recs, nil
+}
+
+// Page returns up to limit records (200 when limit <= 0) strictly older than
+// the record with id before (from the end when before is ""), oldest first,
+// and whether older records remain. Unreadable lines are handled as in
+// Records; an unknown before id is an error wrapping ErrRecordNotFound.
+func (t *Transcript) Page(before string, limit int) ([]chat.Record, bool, error) {
+	recs, err := t.Records()
+	if recs == nil && err != nil {
+		return nil, false, err
+	}
+	return page(recs, before, limit, err)
+}
+
+func page(recs []chat.Record, before string, limit int, readErr error) ([]chat.Record, bool, error) {
+	if limit <= 0 {
+		limit = defaultPageLimit
+	}
+	end := len(recs)
+	if before != "" {
+		end = -1
+		for i := len(recs) - 1; i >= 0; i-- {
+			if recs[i].ID == before {
+				end = i
+				break
+			}
+		}
+		if end < 0 {
+			return nil, false, errors.Join(fmt.Errorf("page before %q: %w", before, ErrRecordNotFound), readErr)
+		}
+	}
+	start := max(end-limit, 0)
+	return recs[start:end:end], start > 0, readErr
+}
+
+// Close closes the file. Later calls return ErrClosed.
+func (t *Transcript) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.f == nil {
+		return nil
+	}
+	err := t.f.Close()
+	t.f = nil
+	if err != nil {
+		return fmt.Errorf("close transcript %s: %w", t.path, err)
+	}
+	return nil
+}
