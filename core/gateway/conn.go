@@ -29,7 +29,7 @@ const (
 	outQueue = 1024
 	// maxInflight bounds concurrently handled requests per connection; the
 	// read loop waits when it is reached, which pushes back on the client.
-	maxInflight = 32
+	maxInflight  = 32
 	writeTimeout = 10 * time.Second
 )
 

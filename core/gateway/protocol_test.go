@@ -3,8 +3,8 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -215,4 +215,3 @@ func TestTokenFile(t *testing.T) {
 		t.Fatalf("a world-readable token must be refused with advice, got %v", err)
 	}
 }
-
