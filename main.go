@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/genos-project/genos/core/api"
 	"github.com/genos-project/genos/core/logging"
 	"github.com/genos-project/genos/core/paths"
 )
@@ -82,6 +83,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var ee exitError
 	if errors.As(err, &ee) {
 		return ee.code
+	}
+	// Protocol errors carry a code for programs; people need the message.
+	var pe *api.ErrorShape
+	if errors.As(err, &pe) {
+		err = errors.New(pe.Message)
 	}
 	fmt.Fprintf(stderr, "genos: %v\n", err)
 	return 1
