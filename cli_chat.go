@@ -146,7 +146,7 @@ func (s *chatSession) handle(ctx context.Context, f api.Frame, runID string, str
 			return false, nil
 		}
 		if ev.Phase == api.ToolStart {
-			fmt.Fprintf(s.errw, "\n⚙ %s %s\n", ev.Tool, oneLine(string(ev.Args), 120))
+			fmt.Fprintf(s.errw, "\n⚙ %s %s\n", ev.Tool, oneLine(describeArgs(ev.Args, ""), 120))
 		} else if ev.IsError {
 			fmt.Fprintf(s.errw, "⚙ %s failed: %s\n", ev.Tool, oneLine(ev.Result, 200))
 		}
@@ -161,7 +161,7 @@ func (s *chatSession) handle(ctx context.Context, f api.Frame, runID string, str
 }
 
 func (s *chatSession) askApproval(ctx context.Context, a api.Approval) error {
-	fmt.Fprintf(s.errw, "\nApproval needed: %s wants to run %s with:\n", a.Tool, a.Category)
+	fmt.Fprintf(s.errw, "\nApproval needed for %s:\n", a.Tool)
 	printApproval(s.errw, a)
 	if !s.interactive {
 		fmt.Fprintf(s.errw, "Answer with: genos approvals resolve %s allow-once|allow-always|deny\n", a.ID)

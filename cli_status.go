@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/genos-project/genos/core/api"
@@ -84,10 +85,26 @@ func runApprovals(ctx context.Context, args []string, stdout io.Writer) error {
 func printApproval(w io.Writer, a api.Approval) {
 	left := time.Until(a.ExpiresAt).Round(time.Second)
 	fmt.Fprintf(w, "%s  %s (%s) in %s, expires in %s\n", a.ID, a.Tool, a.Category, a.SessionKey, left)
-	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, a.Args, "    ", "  "); err != nil {
-		pretty.Reset()
-		pretty.Write(a.Args)
+	fmt.Fprintf(w, "%s\n", describeArgs(a.Args, "    "))
+}
+
+// describeArgs shows tool arguments the way a person reads them: a shell
+// command as a command line, anything else as indented JSON without the
+// HTML escaping encoding/json adds.
+func describeArgs(raw json.RawMessage, indent string) string {
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return indent + string(raw)
 	}
-	fmt.Fprintf(w, "    %s\n", pretty.String())
+	if cmd, ok := m["command"].(string); ok && len(m) == 1 {
+		return indent + "$ " + strings.ReplaceAll(cmd, "\n", "\n"+indent+"  ")
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent(indent, "  ")
+	if err := enc.Encode(m); err != nil {
+		return indent + string(raw)
+	}
+	return indent + strings.TrimRight(b.String(), "\n")
 }
