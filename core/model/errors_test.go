@@ -61,16 +61,20 @@ func TestHTTPErrors(t *testing.T) {
 			requests: 1,
 		},
 		{
-			name:     "400 naming an unknown model",
-			setup:    func(s *modeltest.Server) { s.Enqueue(modeltest.Reply{Status: 400, ErrorMessage: "test-model is not a valid model ID"}) },
+			name: "400 naming an unknown model",
+			setup: func(s *modeltest.Server) {
+				s.Enqueue(modeltest.Reply{Status: 400, ErrorMessage: "test-model is not a valid model ID"})
+			},
 			kind:     InvalidModel,
 			status:   400,
 			contains: []string{"genos models"},
 			requests: 1,
 		},
 		{
-			name:     "bad request keeps provider detail",
-			setup:    func(s *modeltest.Server) { s.Enqueue(modeltest.Reply{Status: 400, ErrorMessage: "messages: too many images"}) },
+			name: "bad request keeps provider detail",
+			setup: func(s *modeltest.Server) {
+				s.Enqueue(modeltest.Reply{Status: 400, ErrorMessage: "messages: too many images"})
+			},
 			kind:     BadRequest,
 			status:   400,
 			contains: []string{"HTTP 400", "too many images"},

@@ -326,3 +326,64 @@ func TestAnthropicRootBaseURL(t *testing.T) {
 		t.Errorf("content = %q", resp.Message.Content)
 	}
 }
+
+func TestCancelDuringBackoff(t *testing.T) {
+	t.Parallel()
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t)
+			srv.Enqueue(modeltest.Reply{Status: 503}, modeltest.Reply{Text: "unused"})
+			p, _ := newProvider(t, kind, srv, Options{})
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			waited := 0
+			seam := func(ctx context.Context, d time.Duration) error {
+				waited++
+				cancel() // the user gives up while we wait to retry
+				return ctx.Err()
+			}
+			switch p := p.(type) {
+			case *OpenAI:
+				p.sleep = seam
+			case *Anthropic:
+				p.sleep = seam
+			}
+			_, err := p.Stream(ctx, simpleRequest("x"), nil)
+			if !errors.Is(err, context.Canceled) || asError(t, err).Kind != Canceled {
+				t.Errorf("err = %v, want a Canceled error", err)
+			}
+			if n := len(requestsTo(srv)); n != 1 || waited != 1 {
+				t.Errorf("%d requests, %d waits; want 1 and 1", n, waited)
+			}
+		})
+	}
+}
+
+func TestCallerDeadline(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	srv.Enqueue(modeltest.Reply{Hang: true})
+	p, _ := newProvider(t, "openai", srv, Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	_, err := p.Stream(ctx, simpleRequest("x"), nil)
+	if e := asError(t, err); e.Kind != Timeout || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v (kind %q), want Timeout wrapping DeadlineExceeded", err, e.Kind)
+	}
+}
+
+func TestAlreadyCanceled(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	p, _ := newProvider(t, "anthropic", srv, Options{})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := p.Stream(ctx, simpleRequest("x"), nil)
+	if !errors.Is(err, context.Canceled) || len(srv.Requests()) != 0 {
+		t.Errorf("err = %v with %d requests; want Canceled and nothing sent", err, len(srv.Requests()))
+	}
+	if _, err := p.Models(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Models err = %v", err)
+	}
+}

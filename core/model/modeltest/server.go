@@ -354,11 +354,10 @@ func splitN(s string, n int) []string {
 // stream writes SSE events with optional pacing and stops when the client
 // or the server goes away.
 type stream struct {
-	w       http.ResponseWriter
-	r       *http.Request
-	done    <-chan struct{}
-	delay   time.Duration
-	started bool
+	w     http.ResponseWriter
+	r     *http.Request
+	done  <-chan struct{}
+	delay time.Duration
 }
 
 // start writes the response headers for an event stream.
@@ -368,7 +367,6 @@ func (st *stream) start() {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("Connection", "keep-alive")
 	st.w.WriteHeader(http.StatusOK)
-	st.started = true
 }
 
 // event writes one SSE event (name may be "") and flushes. It reports
