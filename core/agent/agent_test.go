@@ -129,3 +129,8 @@ func TestLoadOrCreateRejectsTamperedAgentFile(t *testing.T) {
 		t.Fatalf("a workspace outside the state dir must be refused, got %v", err)
 	}
 }
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
