@@ -33,7 +33,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer d.Close()
 	fmt.Fprintf(stdout, "Genos gateway %s listening on ws://%s/ws (state dir %s)\n", version, d.Addr(), dir)
 	if d.NeedsSetup() {
-		fmt.Fprintln(stdout, "No model is configured yet: run `genos setup` in another terminal, then restart the gateway.")
+		fmt.Fprintln(stdout, "No model is configured yet: run `genos setup` in another terminal; the gateway picks it up without a restart.")
 	}
 	return d.Run(ctx)
 }

@@ -127,7 +127,7 @@ func runSetup(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 	if err := daemon.SaveSetup(dir, s); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Saved: %s · %s. If the gateway is running, restart it to use the new model.\n", s.Provider, s.Model)
+	fmt.Fprintf(stdout, "Saved: %s · %s. A running gateway picks it up with the next message.\n", s.Provider, s.Model)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -47,8 +48,6 @@ type Daemon struct {
 	opts      Options
 	log       *slog.Logger
 	lock      *paths.InstanceLock
-	cfg       *config.Store
-	secrets   *config.Secrets
 	db        *store.DB
 	sessions  *session.Manager
 	queue     *session.Queue
@@ -91,24 +90,27 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	} else if err != nil {
 		return nil, err
 	}
-	d.cfg = config.NewStore(cfgPath, cfg)
-	if d.secrets, err = config.OpenSecrets(paths.SecretsFile(o.StateDir)); err != nil {
+	secrets, err := config.OpenSecrets(paths.SecretsFile(o.StateDir))
+	if err != nil {
 		return nil, err
 	}
 	if d.db, err = store.Open(ctx, paths.DBFile(o.StateDir)); err != nil {
 		return nil, err
 	}
-	c := d.cfg.Get()
+	c := *cfg
 	if d.info, err = agent.LoadOrCreate(o.StateDir, c.Agent.Name); err != nil {
 		return nil, err
 	}
 	d.sessions = session.NewManager(o.StateDir, d.db, session.PlainCodec{})
 	d.queue = session.NewQueue(8)
-	d.models = &modelSwitch{log: d.log}
-	if err := d.models.configure(c, d.secrets); err != nil {
+	d.models = &modelSwitch{log: d.log, cfgPath: cfgPath, secretsPath: paths.SecretsFile(o.StateDir)}
+	if err := d.models.configure(c, secrets); err != nil {
 		// A broken model setting must not keep the gateway from starting:
 		// the user fixes it through setup, which needs a running daemon.
 		d.log.Warn("model not usable", "err", err)
+	}
+	if st, err := os.Stat(cfgPath); err == nil {
+		d.models.modTime = st.ModTime()
 	}
 	if d.token, err = gateway.LoadOrCreateToken(paths.TokenFile(o.StateDir)); err != nil {
 		return nil, err
@@ -240,22 +242,11 @@ type Setup struct {
 const apiKeyRef = "model.apiKey"
 
 // ApplySetup validates and saves a model setup, stores the key as a secret,
-// and switches the running daemon to the new provider. Nothing changes if any
-// step fails.
+// and switches the running daemon to the new provider. Nothing is written if
+// the setup is invalid.
 func (d *Daemon) ApplySetup(_ context.Context, s Setup) error {
-	// Validate before touching the secret so a bad setup changes nothing.
-	trial := d.cfg.Get()
-	applySetup(&trial, s)
-	if err := trial.Validate(); err != nil {
+	if err := SaveSetup(d.opts.StateDir, s); err != nil {
 		return err
 	}
-	if s.APIKey != "" {
-		if err := d.secrets.Set(apiKeyRef, s.APIKey); err != nil {
-			return fmt.Errorf("save API key: %w", err)
-		}
-	}
-	if err := d.cfg.Modify(func(c *config.Config) error { applySetup(c, s); return nil }); err != nil {
-		return err
-	}
-	return d.models.configure(d.cfg.Get(), d.secrets)
+	return d.models.reload()
 }

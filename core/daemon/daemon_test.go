@@ -112,3 +112,24 @@ func TestRunStopsWithinGrace(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 }
+
+func TestSetupFromAnotherProcessIsPickedUp(t *testing.T) {
+	dir := t.TempDir()
+	d := newDaemon(t, dir)
+	if !d.NeedsSetup() {
+		t.Fatal("fresh daemon should need setup")
+	}
+	// What `genos setup` does next to a running gateway.
+	if err := SaveSetup(dir, Setup{Provider: "openai", BaseURL: "http://127.0.0.1:11434/v1", Model: "llama3.2"}); err != nil {
+		t.Fatal(err)
+	}
+	d.models.checkMu.Lock()
+	d.models.checked = time.Time{} // skip the once-a-second stat throttle
+	d.models.checkMu.Unlock()
+	if d.NeedsSetup() {
+		t.Fatal("the running daemon did not pick up the saved setup")
+	}
+	if _, _, m, _ := d.models.Current(); m != "llama3.2" {
+		t.Fatalf("model = %q", m)
+	}
+}

@@ -3,7 +3,9 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -13,14 +15,72 @@ import (
 )
 
 // modelSwitch holds the current provider and lets setup replace it while
-// runs are in flight: a run keeps the provider it started with.
+// runs are in flight: a run keeps the provider it started with. It also
+// notices when genos.json changed on disk (`genos setup` run next to a
+// running gateway) and picks the new model up without a restart.
 type modelSwitch struct {
-	log *slog.Logger
+	log         *slog.Logger
+	cfgPath     string
+	secretsPath string
 
 	mu       sync.RWMutex
 	provider model.Provider
 	name     string
 	model    string
+
+	checkMu sync.Mutex
+	checked time.Time // last stat of the config file
+	modTime time.Time // config mtime the current provider was built from
+}
+
+// reloadEvery bounds how often Current stats the config file.
+const reloadEvery = time.Second
+
+// reload rebuilds the provider from the config and secrets on disk.
+func (m *modelSwitch) reload() error {
+	st, err := os.Stat(m.cfgPath)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	c, err := config.Load(m.cfgPath)
+	if err != nil {
+		return err
+	}
+	secrets, err := config.OpenSecrets(m.secretsPath)
+	if err != nil {
+		return err
+	}
+	m.checkMu.Lock()
+	m.modTime = st.ModTime()
+	m.checkMu.Unlock()
+	return m.configure(*c, secrets)
+}
+
+// maybeReload reloads when the config file changed since the last look.
+func (m *modelSwitch) maybeReload() {
+	if m.cfgPath == "" {
+		return
+	}
+	m.checkMu.Lock()
+	now := time.Now()
+	if now.Sub(m.checked) < reloadEvery {
+		m.checkMu.Unlock()
+		return
+	}
+	m.checked = now
+	st, err := os.Stat(m.cfgPath)
+	changed := err == nil && !st.ModTime().Equal(m.modTime)
+	m.checkMu.Unlock()
+	if !changed {
+		return
+	}
+	if err := m.reload(); err != nil {
+		// Keep the working provider; the user sees the problem in the log
+		// and the next good save fixes it.
+		m.log.Warn("config changed on disk but could not be applied", "err", err)
+	} else {
+		m.log.Info("model configuration reloaded")
+	}
 }
 
 func (m *modelSwitch) configure(c config.Config, secrets *config.Secrets) error {
@@ -56,6 +116,7 @@ func (m *modelSwitch) set(p model.Provider, name, modelName string) {
 
 // Current implements gateway.Models.
 func (m *modelSwitch) Current() (agent.Provider, string, string, bool) {
+	m.maybeReload()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.provider == nil {
