@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -37,6 +38,7 @@ const (
 // close the connection once everything queued before it has been written.
 type outFrame struct {
 	frame   api.Frame
+	event   encodedEvent // set instead of frame for broadcast events
 	closing bool
 	code    websocket.StatusCode
 	reason  string
@@ -234,14 +236,16 @@ func (c *conn) read(ctx context.Context) (data []byte, tooBig bool, err error) {
 
 // enqueue hands a frame to the writer. It reports false when the connection
 // is gone or hopelessly behind (and then closes it).
-func (c *conn) enqueue(f api.Frame) bool {
+func (c *conn) enqueue(f api.Frame) bool { return c.enqueueOut(outFrame{frame: f}) }
+
+func (c *conn) enqueueOut(o outFrame) bool {
 	select {
 	case <-c.done:
 		return false
 	default:
 	}
 	select {
-	case c.out <- outFrame{frame: f}:
+	case c.out <- o:
 		return true
 	case <-c.done:
 		return false
@@ -252,7 +256,7 @@ func (c *conn) enqueue(f api.Frame) bool {
 	}
 }
 
-func (c *conn) sendEvent(f api.Frame) { c.enqueue(f) }
+func (c *conn) sendEvent(ev encodedEvent) { c.enqueueOut(outFrame{event: ev}) }
 
 func (c *conn) writeLoop(ctx context.Context) {
 	for {
@@ -269,18 +273,25 @@ func (c *conn) writeLoop(ctx context.Context) {
 				})
 				return
 			}
-			f := o.frame
-			if f.Type == api.TypeEvent {
+			var data []byte
+			if o.event != nil {
 				c.seq++
-				f.Seq = c.seq
-			}
-			data, err := json.Marshal(f)
-			if err != nil {
-				c.log.Error("encode frame", "err", err)
-				continue
+				data = strconv.AppendUint(append(make([]byte, 0, len(o.event)+24), o.event...), c.seq, 10)
+				data = append(data, '}')
+			} else {
+				f := o.frame
+				if f.Type == api.TypeEvent {
+					c.seq++
+					f.Seq = c.seq
+				}
+				var err error
+				if data, err = json.Marshal(f); err != nil {
+					c.log.Error("encode frame", "err", err)
+					continue
+				}
 			}
 			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-			err = c.ws.Write(wctx, websocket.MessageText, data)
+			err := c.ws.Write(wctx, websocket.MessageText, data)
 			cancel()
 			if err != nil {
 				c.close("")

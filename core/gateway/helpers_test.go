@@ -26,7 +26,7 @@ type env struct {
 	agent string
 }
 
-func startEnv(t *testing.T, withModel bool) *env {
+func startEnv(t testing.TB, withModel bool) *env {
 	t.Helper()
 	dir := t.TempDir()
 	m := modeltest.New()
@@ -73,7 +73,7 @@ func startEnv(t *testing.T, withModel bool) *env {
 
 func (e *env) mainKey() string { return "agent:" + e.agent + ":main" }
 
-func (e *env) dial(t *testing.T) *api.Client {
+func (e *env) dial(t testing.TB) *api.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

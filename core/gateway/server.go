@@ -228,7 +228,7 @@ func (s *Server) closeConns() {
 // encoded once; a connection too slow to keep up is dropped rather than
 // allowed to stall everyone else.
 func (s *Server) broadcast(name string, payload any) {
-	f, err := api.NewEvent(name, payload)
+	ev, err := encodeEvent(name, payload)
 	if err != nil {
 		s.log.Error("encode event", "event", name, "err", err)
 		return
@@ -240,8 +240,25 @@ func (s *Server) broadcast(name string, payload any) {
 	}
 	s.mu.Unlock()
 	for _, c := range cs {
-		c.sendEvent(f)
+		c.sendEvent(ev)
 	}
+}
+
+// encodedEvent is an event frame serialised up to its per-connection
+// sequence number, so fan-out to many clients costs one encoding.
+type encodedEvent []byte
+
+func encodeEvent(name string, payload any) (encodedEvent, error) {
+	f, err := api.NewEvent(name, payload)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(f) // seq is zero here, so omitted
+	if err != nil {
+		return nil, err
+	}
+	// Reopen the object to append ,"seq":N} per connection.
+	return encodedEvent(append(b[:len(b)-1:len(b)-1], `,"seq":`...)), nil
 }
 
 // NotifyApproval turns approval queue events into protocol events. The daemon

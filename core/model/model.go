@@ -141,7 +141,12 @@ func newSettings(o Options) (settings, error) {
 	if s.httpClient == nil {
 		// No client-wide Timeout: deadlines are per attempt through the context,
 		// and a client Timeout would cut long streams short.
-		s.httpClient = &http.Client{}
+		// Keep enough idle connections for every concurrent run: the default
+		// of 2 per host makes busy gateways reconnect for each call.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConns = 256
+		tr.MaxIdleConnsPerHost = 64
+		s.httpClient = &http.Client{Transport: tr}
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

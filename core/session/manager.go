@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,8 +48,18 @@ type Manager struct {
 
 	mu     sync.Mutex
 	open   map[string]*sessionState // by Key.String()
+	idle   []*sessionState          // open with no handles, least recently used first
 	closed bool
 }
+
+// maxIdle is how many transcripts without handles stay open (with their
+// decoded records cached) so the next run on a busy session skips the
+// re-read. Beyond it the least recently used is closed.
+const maxIdle = 64
+
+// touchEvery throttles updated_at writes: each is a durable SQLite commit,
+// and a run appends several records within milliseconds.
+const touchEvery = time.Second
 
 // sessionState is what all handles of one key share.
 type sessionState struct {
@@ -60,6 +71,9 @@ type sessionState struct {
 
 	titleMu sync.Mutex
 	titled  bool
+
+	touchMu   sync.Mutex
+	lastTouch time.Time
 }
 
 // NewManager returns a manager storing transcripts under stateDir, indexing
@@ -110,6 +124,9 @@ func (m *Manager) Open(ctx context.Context, key Key) (*Session, error) {
 		return nil, fmt.Errorf("open session: %w", ErrClosed)
 	}
 	if st := m.open[skey]; st != nil {
+		if st.refs == 0 {
+			m.idle = slices.DeleteFunc(m.idle, func(x *sessionState) bool { return x == st })
+		}
 		st.refs++
 		return &Session{Key: key, ID: st.id, m: m, st: st}, nil
 	}
@@ -177,8 +194,14 @@ func (m *Manager) release(st *sessionState) error {
 	if st.refs > 0 {
 		return nil
 	}
-	delete(m.open, st.skey)
-	return st.t.Close()
+	m.idle = append(m.idle, st)
+	if len(m.idle) <= maxIdle {
+		return nil
+	}
+	old := m.idle[0]
+	m.idle = m.idle[1:]
+	delete(m.open, old.skey)
+	return old.t.Close()
 }
 
 // Close closes every open transcript; handles still held then fail with
@@ -195,6 +218,7 @@ func (m *Manager) Close() error {
 		errs = append(errs, st.t.Close())
 		delete(m.open, k)
 	}
+	m.idle = nil
 	return errors.Join(errs...)
 }
 
@@ -281,10 +305,25 @@ func (s *Session) Append(ctx context.Context, recs ...chat.Record) error {
 	if err := s.st.t.Append(recs...); err != nil {
 		return fmt.Errorf("append to session %s: %w", s.ID, err)
 	}
-	err := errors.Join(s.autoTitle(ctx, recs), s.m.db.TouchSession(ctx, s.st.skey, s.m.now()))
+	err := errors.Join(s.autoTitle(ctx, recs), s.touch(ctx))
 	if err != nil {
 		return fmt.Errorf("append to session %s: %w: %w", s.ID, ErrIndexNotUpdated, err)
 	}
+	return nil
+}
+
+// touch moves updated_at forward, at most once per touchEvery per session.
+func (s *Session) touch(ctx context.Context) error {
+	now := s.m.now()
+	s.st.touchMu.Lock()
+	defer s.st.touchMu.Unlock()
+	if now.Sub(s.st.lastTouch) < touchEvery {
+		return nil
+	}
+	if err := s.m.db.TouchSession(ctx, s.st.skey, now); err != nil {
+		return err
+	}
+	s.st.lastTouch = now
 	return nil
 }
 

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -244,10 +245,10 @@ func TestManagerHandlesShareTranscript(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.mu.Lock()
-	n := len(m.open)
+	n, idle := len(m.open), len(m.idle)
 	m.mu.Unlock()
-	if n != 0 {
-		t.Errorf("%d transcripts still open after the last handle closed", n)
+	if n != 1 || idle != 1 {
+		t.Errorf("after the last handle closed: %d open, %d idle; want it kept idle", n, idle)
 	}
 	c, err := m.Open(ctx, key)
 	if err != nil {
@@ -333,6 +334,7 @@ func TestManagerLogsRepair(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+	m.Close() // as if the process ended
 	path := filepath.Join(dir, "agents", agent, "sessions", s.ID+".jsonl")
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -344,7 +346,8 @@ func TestManagerLogsRepair(t *testing.T) {
 	f.Close()
 
 	var logs strings.Builder
-	m.log = newTextLogger(&logs)
+	m = NewManager(dir, m.db, PlainCodec{}, WithLogger(newTextLogger(&logs)))
+	defer m.Close()
 	s, err = m.Open(ctx, key)
 	if err != nil {
 		t.Fatal(err)
@@ -399,4 +402,71 @@ func TestMakeTitle(t *testing.T) {
 
 func newTextLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func TestManagerClosesLeastRecentlyUsedIdle(t *testing.T) {
+	m, _, _ := newTestManager(t, PlainCodec{})
+	ctx := t.Context()
+	var first *sessionState
+	for i := range maxIdle + 1 {
+		s, err := m.Open(ctx, DirectKey(agent, "test", fmt.Sprintf("peer%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Records(); err != nil { // fills the cache
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = s.st
+		}
+		s.Close()
+	}
+	m.mu.Lock()
+	open, idle := len(m.open), len(m.idle)
+	m.mu.Unlock()
+	if open != maxIdle || idle != maxIdle {
+		t.Fatalf("open %d idle %d, want %d each", open, idle, maxIdle)
+	}
+	if _, err := first.t.Records(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("the least recently used transcript should be closed, Records = %v", err)
+	}
+}
+
+func TestTranscriptCacheMatchesDisk(t *testing.T) {
+	m, _, _ := newTestManager(t, PlainCodec{})
+	ctx := t.Context()
+	s, err := m.Open(ctx, MainKey(agent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Records(); err != nil { // cache the empty transcript
+		t.Fatal(err)
+	}
+	r := rec("a", chat.RoleAssistant, "")
+	r.ToolCalls = []chat.ToolCall{{ID: "c1", Name: "ls", Arguments: json.RawMessage(`{ "path" : "x" }`)}}
+	if err := s.Append(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	cached, err := s.Records()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromDisk, errs := ReadRecords(mustOpen(t, s.st.t.Path()), PlainCodec{})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if diff := cmp.Diff(fromDisk, cached); diff != "" {
+		t.Fatalf("cache differs from disk (-disk +cache):\n%s", diff)
+	}
+}
+
+func mustOpen(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }

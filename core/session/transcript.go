@@ -2,11 +2,13 @@ package session
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/genos-project/genos/core/chat"
@@ -36,6 +38,11 @@ type Transcript struct {
 	size     int64 // bytes of whole, synced lines; the next write goes here
 	err      error // sticky failure after which the file state is unknown
 	repaired int64
+	// cache holds the decoded records once the whole file read cleanly, so
+	// a run does not re-read and re-decode its history every time. This
+	// process is the only writer (the instance lock guarantees it), so
+	// Append keeps it current.
+	cache []chat.Record
 }
 
 // OpenTranscript opens the transcript at path, creating it (mode 0600, parent
@@ -206,12 +213,18 @@ func (t *Transcript) Append(recs ...chat.Record) error {
 		return nil
 	}
 	var buf []byte
-	for _, r := range recs {
+	stored := make([]chat.Record, len(recs))
+	for i, r := range recs {
 		line, err := encodeRecord(r, t.codec)
 		if err != nil {
 			return fmt.Errorf("append to transcript %s: %w", t.path, err)
 		}
 		buf = append(buf, line...)
+		// The cache must hold exactly what a re-read would return (JSON
+		// compacts raw arguments, drops monotonic clock readings...).
+		if err := roundTrip(r, &stored[i]); err != nil {
+			return fmt.Errorf("append to transcript %s: %w", t.path, err)
+		}
 	}
 
 	t.mu.Lock()
@@ -233,6 +246,9 @@ func (t *Transcript) Append(recs ...chat.Record) error {
 		return fmt.Errorf("sync transcript %s: %w", t.path, err)
 	}
 	t.size += int64(len(buf))
+	if t.cache != nil {
+		t.cache = append(t.cache, stored...)
+	}
 	return nil
 }
 
@@ -242,6 +258,12 @@ func (t *Transcript) Append(recs ...chat.Record) error {
 func (t *Transcript) Records() ([]chat.Record, error) {
 	t.mu.Lock()
 	f, size := t.f, t.size
+	if t.cache != nil {
+		// A copy of the slice: callers may append to it.
+		recs := slices.Clone(t.cache)
+		t.mu.Unlock()
+		return recs, nil
+	}
 	t.mu.Unlock()
 	if f == nil {
 		return nil, fmt.Errorf("read transcript %s: %w", t.path, ErrClosed)
@@ -251,6 +273,14 @@ func (t *Transcript) Records() ([]chat.Record, error) {
 	if len(errs) > 0 {
 		return recs, fmt.Errorf("read transcript %s: %w", t.path, errors.Join(errs...))
 	}
+	t.mu.Lock()
+	if t.f != nil && t.size == size && t.err == nil {
+		t.cache = slices.Clip(slices.Clone(recs))
+		if t.cache == nil {
+			t.cache = []chat.Record{}
+		}
+	}
+	t.mu.Unlock()
 	return recs, nil
 }
 
@@ -296,8 +326,18 @@ func (t *Transcript) Close() error {
 	}
 	err := t.f.Close()
 	t.f = nil
+	t.cache = nil
 	if err != nil {
 		return fmt.Errorf("close transcript %s: %w", t.path, err)
 	}
 	return nil
+}
+
+// roundTrip sets out to rec as it reads back from its JSON form.
+func roundTrip(rec chat.Record, out *chat.Record) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
 }
