@@ -52,6 +52,7 @@ func dialGateway(ctx context.Context) (*api.Client, error) {
 		URL:    url,
 		Token:  token,
 		Client: api.ClientInfo{ID: "genos-cli", Version: version, Platform: runtime.GOOS, Mode: "cli"},
+		Scope:  api.ScopeOwn,
 	})
 	if err != nil {
 		var netErr *net.OpError

@@ -170,6 +170,8 @@ func (g *gatewayProc) dial(ctx context.Context, token, id string) (*api.Client, 
 		URL:    g.wsURL(),
 		Token:  token,
 		Client: api.ClientInfo{ID: id, Version: "bench", Mode: "test"},
+		// Like the CLI: each client follows only the sessions it uses.
+		Scope: api.ScopeOwn,
 	})
 }
 

@@ -29,6 +29,9 @@ type DialOptions struct {
 	// HTTPClient lets callers dial over something other than TCP, such as the
 	// tray app's in-memory listener.
 	HTTPClient *http.Client
+	// Scope is ScopeAll (default) or ScopeOwn: receive chat and agent events
+	// only for sessions this client sends to, reads or aborts.
+	Scope string
 }
 
 // Client is a connected, authenticated gateway client. It is safe for
@@ -84,6 +87,7 @@ func Dial(ctx context.Context, opts DialOptions) (*Client, error) {
 		Client:      opts.Client,
 		Auth:        Auth{Token: opts.Token},
 		Nonce:       ch.Nonce,
+		Scope:       opts.Scope,
 	}
 	if err := c.Call(ctx, MethodConnect, params, &c.hello); err != nil {
 		c.Close()

@@ -69,7 +69,17 @@ type ConnectParams struct {
 	Client      ClientInfo `json:"client"`
 	Auth        Auth       `json:"auth"`
 	Nonce       string     `json:"nonce,omitempty"`
+	// Scope limits chat and agent events to the sessions this connection
+	// has used (ScopeOwn); the default sends every session's events, which
+	// is what a UI showing all activity wants.
+	Scope string `json:"scope,omitempty"`
 }
+
+// Event scopes for ConnectParams.Scope.
+const (
+	ScopeAll = "all"
+	ScopeOwn = "own"
+)
 
 // HelloOK answers a successful connect.
 type HelloOK struct {

@@ -263,3 +263,54 @@ func TestExecNeedsApproval(t *testing.T) {
 		})
 	}
 }
+
+// A connection with scope "own" gets chat events only for sessions it used;
+// a default connection sees everything.
+func TestScopeOwnFiltersEvents(t *testing.T) {
+	e := startEnv(t, true)
+	ctx := context.Background()
+	dial := func(scope string) *api.Client {
+		c, err := api.Dial(ctx, api.DialOptions{URL: e.url, Token: e.d.Token(), Scope: scope})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	own, all := dial(api.ScopeOwn), dial("")
+	ownEvents, stop1 := own.Subscribe(1024)
+	defer stop1()
+	allEvents, stop2 := all.Subscribe(1024)
+	defer stop2()
+	mine, err := own.ChatSend(ctx, api.ChatSendParams{SessionKey: "agent:" + e.agent + ":test:direct:me", Message: "a", IdempotencyKey: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := all.ChatSend(ctx, api.ChatSendParams{SessionKey: "agent:" + e.agent + ":test:direct:you", Message: "b", IdempotencyKey: "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	collectFinals(t, allEvents, 2) // the default scope sees both runs
+	waitRun(t, ownEvents, mine.RunID)
+	// The other run's events were queued to every connection before the
+	// default client saw its final; one more round trip on the scoped
+	// connection flushes anything queued before it, in order.
+	if _, err := own.Health(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case f := <-ownEvents:
+			var ev api.ChatEvent
+			if f.Event == api.EventChat && json.Unmarshal(f.Payload, &ev) == nil && ev.RunID == other.RunID {
+				t.Fatalf("scope own received another session's event: %+v", ev)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if _, err := api.Dial(ctx, api.DialOptions{URL: e.url, Token: e.d.Token(), Scope: "bogus"}); !api.IsCode(err, api.CodeInvalidRequest) {
+		t.Fatalf("bad scope accepted: %v", err)
+	}
+}

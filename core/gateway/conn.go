@@ -53,8 +53,14 @@ type conn struct {
 
 	out       chan outFrame
 	closeOnce sync.Once
-	done      chan struct{}
-	seq       uint64 // owned by the writer goroutine
+
+	// With scope "own", chat and agent events reach this connection only
+	// for the sessions it has used.
+	scopeOwn bool
+	joinMu   sync.Mutex
+	joined   map[string]bool
+	done     chan struct{}
+	seq      uint64 // owned by the writer goroutine
 }
 
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
@@ -193,6 +199,13 @@ func (c *conn) handshake(ctx context.Context, nonce string) bool {
 		c.log.Warn("gateway auth failed", "remote", c.remote, "client", p.Client.ID)
 		return fail(f.ID, api.Errorf(api.CodeUnauthorized, "invalid gateway token"), "unauthorized")
 	}
+	switch p.Scope {
+	case "", api.ScopeAll:
+	case api.ScopeOwn:
+		c.scopeOwn = true
+	default:
+		return fail(f.ID, api.Errorf(api.CodeInvalidRequest, "scope must be %q or %q", api.ScopeAll, api.ScopeOwn), "bad scope")
+	}
 	c.s.auth.succeed(c.remote)
 	hello := api.HelloOK{
 		Type:     "hello-ok",
@@ -257,6 +270,34 @@ func (c *conn) enqueueOut(o outFrame) bool {
 }
 
 func (c *conn) sendEvent(ev encodedEvent) { c.enqueueOut(outFrame{event: ev}) }
+
+// maxJoined bounds the sessions one connection tracks; past it the
+// connection simply receives every session's events.
+const maxJoined = 4096
+
+// join records that this connection uses sessionKey.
+func (c *conn) join(sessionKey string) {
+	c.joinMu.Lock()
+	defer c.joinMu.Unlock()
+	if !c.scopeOwn {
+		return
+	}
+	if c.joined == nil {
+		c.joined = make(map[string]bool)
+	}
+	if len(c.joined) >= maxJoined {
+		c.scopeOwn = false
+		return
+	}
+	c.joined[sessionKey] = true
+}
+
+// wants reports whether events of sessionKey go to this connection.
+func (c *conn) wants(sessionKey string) bool {
+	c.joinMu.Lock()
+	defer c.joinMu.Unlock()
+	return !c.scopeOwn || c.joined[sessionKey]
+}
 
 func (c *conn) writeLoop(ctx context.Context) {
 	for {

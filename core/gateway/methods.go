@@ -107,7 +107,7 @@ func (s *Server) sessionKey(raw string) (session.Key, error) {
 	return k, nil
 }
 
-func (s *Server) chatHistory(ctx context.Context, _ *conn, raw json.RawMessage) (any, error) {
+func (s *Server) chatHistory(ctx context.Context, c *conn, raw json.RawMessage) (any, error) {
 	var p api.ChatHistoryParams
 	if err := api.DecodeParams(raw, &p); err != nil {
 		return nil, err
@@ -122,6 +122,7 @@ func (s *Server) chatHistory(ctx context.Context, _ *conn, raw json.RawMessage) 
 	if p.Limit == 0 {
 		p.Limit = defaultHistory
 	}
+	c.join(key.String())
 	res := api.ChatHistoryResult{SessionKey: key.String(), Records: []chat.Record{}}
 	if _, found, err := s.opts.Sessions.Lookup(ctx, key); err != nil {
 		return nil, err

@@ -100,7 +100,7 @@ func (t *runTable) wait(ctx context.Context) {
 	}
 }
 
-func (s *Server) chatSend(ctx context.Context, _ *conn, raw json.RawMessage) (any, error) {
+func (s *Server) chatSend(ctx context.Context, c *conn, raw json.RawMessage) (any, error) {
 	var p api.ChatSendParams
 	if err := api.DecodeParams(raw, &p); err != nil {
 		return nil, err
@@ -128,6 +128,7 @@ func (s *Server) chatSend(ctx context.Context, _ *conn, raw json.RawMessage) (an
 		return nil, api.Errorf(api.CodeNoModel, "%s", s.opts.SetupHint)
 	}
 	keyStr := key.String()
+	c.join(keyStr) // before the run starts, so no event is missed
 	var runCtx context.Context
 	id, fresh := s.runs.claim(keyStr+"\x00"+p.IdempotencyKey, time.Now(), func() *runEntry {
 		var cancel context.CancelFunc
@@ -162,7 +163,7 @@ func (s *Server) execute(ctx context.Context, runID string, key session.Key, inp
 	emit := func(ev api.ChatEvent) {
 		seq++
 		ev.RunID, ev.SessionKey, ev.Seq = runID, keyStr, seq
-		s.broadcast(api.EventChat, ev)
+		s.broadcastSession(api.EventChat, keyStr, ev)
 	}
 	var result agent.Result
 	err := s.opts.Queue.Do(ctx, keyStr, func(ctx context.Context) error {
@@ -184,7 +185,7 @@ func (s *Server) execute(ctx context.Context, runID string, key session.Key, inp
 				case agent.EventDelta:
 					emit(api.ChatEvent{State: api.ChatDelta, Delta: e.Text})
 				case agent.EventToolStart:
-					s.broadcast(api.EventAgent, api.AgentEvent{RunID: runID, SessionKey: keyStr, Phase: api.ToolStart,
+					s.broadcastSession(api.EventAgent, keyStr, api.AgentEvent{RunID: runID, SessionKey: keyStr, Phase: api.ToolStart,
 						Tool: e.ToolCall.Name, ToolCallID: e.ToolCall.ID, Args: e.ToolCall.Arguments})
 				case agent.EventToolEnd:
 					ev := api.AgentEvent{RunID: runID, SessionKey: keyStr, Phase: api.ToolEnd,
@@ -192,7 +193,7 @@ func (s *Server) execute(ctx context.Context, runID string, key session.Key, inp
 					if e.Record != nil {
 						ev.Result, ev.IsError = clip(e.Record.Content, 4096), e.Record.IsError
 					}
-					s.broadcast(api.EventAgent, ev)
+					s.broadcastSession(api.EventAgent, keyStr, ev)
 				}
 			},
 		})
@@ -229,7 +230,7 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func (s *Server) chatAbort(_ context.Context, _ *conn, raw json.RawMessage) (any, error) {
+func (s *Server) chatAbort(_ context.Context, c *conn, raw json.RawMessage) (any, error) {
 	var p api.ChatAbortParams
 	if err := api.DecodeParams(raw, &p); err != nil {
 		return nil, err
@@ -238,6 +239,7 @@ func (s *Server) chatAbort(_ context.Context, _ *conn, raw json.RawMessage) (any
 	if err != nil {
 		return nil, err
 	}
+	c.join(key.String())
 	ids := s.runs.abort(key.String(), p.RunID)
 	res := api.ChatAbortResult{Aborted: len(ids) > 0}
 	if len(ids) == 1 {

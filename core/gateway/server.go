@@ -227,7 +227,11 @@ func (s *Server) closeConns() {
 // broadcast sends an event to every authenticated connection. The payload is
 // encoded once; a connection too slow to keep up is dropped rather than
 // allowed to stall everyone else.
-func (s *Server) broadcast(name string, payload any) {
+func (s *Server) broadcast(name string, payload any) { s.broadcastSession(name, "", payload) }
+
+// broadcastSession is broadcast for an event about one session: connections
+// scoped to their own sessions get it only if they have used sessionKey.
+func (s *Server) broadcastSession(name, sessionKey string, payload any) {
 	ev, err := encodeEvent(name, payload)
 	if err != nil {
 		s.log.Error("encode event", "event", name, "err", err)
@@ -240,7 +244,9 @@ func (s *Server) broadcast(name string, payload any) {
 	}
 	s.mu.Unlock()
 	for _, c := range cs {
-		c.sendEvent(ev)
+		if sessionKey == "" || c.wants(sessionKey) {
+			c.sendEvent(ev)
+		}
 	}
 }
 
