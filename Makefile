@@ -3,7 +3,10 @@
 #   make test   install missing build packages, then run every check and test
 SHELL := /bin/bash
 GO ?= go
-export LANG ?= en_US.UTF-8
+# Fyne parses the locale when the binary starts and complains about "C".
+ifeq ($(filter-out C C.UTF-8 POSIX,$(LANG)),)
+export LANG := en_US.UTF-8
+endif
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin/genos
