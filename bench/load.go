@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -196,8 +197,11 @@ func (p *phaseResult) addErr(err error) {
 }
 
 // runPhase runs every worker for d and collects round trip times. Workers go
-// back to back, or pause think after each round trip when think > 0 (a
-// paced, unsaturated load). A worker starts no new round trip after d;
+// back to back, or pause about think after each round trip when think > 0 (a
+// paced, unsaturated load). Paced workers start at random offsets and draw
+// each pause uniformly from [think/2, 3·think/2]: in lockstep, 16 users
+// would all press Enter in the same millisecond every time, which measures a
+// burst queue rather than the latency one message sees. A worker starts no new round trip after d;
 // elapsed runs until the last one in flight has finished, so throughput is
 // not overstated.
 func runPhase(ctx context.Context, workers []*worker, d, think time.Duration) phaseResult {
@@ -211,6 +215,9 @@ func runPhase(ctx context.Context, workers []*worker, d, think time.Duration) ph
 	for _, w := range workers {
 		wg.Go(func() {
 			var local []time.Duration
+			if think > 0 && !sleepCtx(ctx, rand.N(think)) {
+				return
+			}
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				rtt, err := w.roundTrip(ctx)
 				if err != nil {
@@ -223,7 +230,7 @@ func runPhase(ctx context.Context, workers []*worker, d, think time.Duration) ph
 					continue
 				}
 				local = append(local, rtt)
-				if think > 0 && !sleepCtx(ctx, min(think, time.Until(deadline))) {
+				if think > 0 && !sleepCtx(ctx, min(think/2+rand.N(think), time.Until(deadline))) {
 					break
 				}
 			}
