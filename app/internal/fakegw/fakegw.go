@@ -8,6 +8,7 @@ package fakegw
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -36,7 +37,9 @@ func (r Request) Decode(v any) error { return api.DecodeParams(r.Params, v) }
 
 // Server is the fake gateway. Its zero value is not usable; call New.
 type Server struct {
-	srv *httptest.Server
+	srv    *httptest.Server
+	ctx    context.Context // ends at Close; bounds writes to clients
+	cancel context.CancelFunc
 
 	mu        sync.Mutex
 	handlers  map[string]Handler
@@ -58,7 +61,18 @@ type conn struct {
 // New starts a fake gateway that is closed when the test ends.
 func New(t testing.TB) *Server {
 	t.Helper()
+	s := Start(context.WithoutCancel(t.Context()))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a fake gateway outside a test (e.g. in TestMain); call Close
+// when done. Writes to clients stop when ctx ends or at Close.
+func Start(ctx context.Context) *Server {
+	ctx, cancel := context.WithCancel(ctx)
 	s := &Server{
+		ctx:      ctx,
+		cancel:   cancel,
 		handlers: make(map[string]Handler),
 		conns:    make(map[*conn]struct{}),
 		history:  make(map[string][]chat.Record),
@@ -72,11 +86,14 @@ func New(t testing.TB) *Server {
 		},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveWS))
-	t.Cleanup(func() {
-		s.DropConnections()
-		s.srv.Close()
-	})
 	return s
+}
+
+// Close drops every client and stops the server.
+func (s *Server) Close() {
+	s.cancel()
+	s.DropConnections()
+	s.srv.Close()
 }
 
 // URL is the WebSocket endpoint to pass to api.Dial.
@@ -145,15 +162,28 @@ func (s *Server) Requests(method string) []Request {
 // guards against hangs.
 func (s *Server) WaitRequest(t testing.TB, method string, n int) Request {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	r, err := s.AwaitRequest(ctx, method, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// AwaitRequest waits until the fake has received n requests for method and
+// returns the n-th, or fails when ctx ends.
+func (s *Server) AwaitRequest(ctx context.Context, method string, n int) (Request, error) {
 	for {
 		if rs := s.Requests(method); len(rs) >= n {
-			return rs[n-1]
+			return rs[n-1], nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fake gateway: no request #%d for %s (got %d)", n, method, len(s.Requests(method)))
+		select {
+		case <-ctx.Done():
+			return Request{}, fmt.Errorf("fake gateway: no request #%d for %s (got %d): %w",
+				n, method, len(s.Requests(method)), ctx.Err())
+		case <-time.After(5 * time.Millisecond):
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -179,7 +209,7 @@ func (s *Server) Emit(event string, payload any) {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		_ = c.write(f)
+		_ = c.write(s.ctx, f)
 	}
 }
 
@@ -195,14 +225,14 @@ func (s *Server) DropConnections() {
 	}
 }
 
-func (c *conn) write(f api.Frame) error {
+func (c *conn) write(ctx context.Context, f api.Frame) error {
 	data, err := json.Marshal(f)
 	if err != nil {
 		return err
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return c.ws.Write(ctx, websocket.MessageText, data)
 }
@@ -253,7 +283,7 @@ func (s *Server) handshake(ctx context.Context, c *conn) error {
 	if err != nil {
 		return err
 	}
-	if err := c.write(ch); err != nil {
+	if err := c.write(ctx, ch); err != nil {
 		return err
 	}
 	_, data, err := c.ws.Read(ctx)
@@ -271,8 +301,9 @@ func (s *Server) handshake(ctx context.Context, c *conn) error {
 	if err := api.DecodeParams(f.Params, &p); err != nil {
 		return err
 	}
-	if p.Nonce != nonce || p.MinProtocol > api.ProtocolVersion || p.MaxProtocol < api.ProtocolVersion {
-		_ = c.write(api.NewErrorResponse(f.ID, api.Errorf(api.CodeInvalidRequest, "bad connect")))
+	badScope := p.Scope != "" && p.Scope != api.ScopeAll && p.Scope != api.ScopeOwn
+	if p.Nonce != nonce || p.MinProtocol > api.ProtocolVersion || p.MaxProtocol < api.ProtocolVersion || badScope {
+		_ = c.write(ctx, api.NewErrorResponse(f.ID, api.Errorf(api.CodeInvalidRequest, "bad connect")))
 		return fmt.Errorf("bad connect params")
 	}
 	resp, err := api.NewResponse(f.ID, api.HelloOK{
@@ -282,7 +313,7 @@ func (s *Server) handshake(ctx context.Context, c *conn) error {
 	if err != nil {
 		return err
 	}
-	return c.write(resp)
+	return c.write(ctx, resp)
 }
 
 func (s *Server) answer(c *conn, f api.Frame) {
@@ -303,7 +334,7 @@ func (s *Server) answer(c *conn, f api.Frame) {
 			out = api.NewErrorResponse(f.ID, api.Errorf(api.CodeInternal, "%v", err))
 		}
 	}
-	_ = c.write(out)
+	_ = c.write(s.ctx, out)
 }
 
 func (s *Server) builtin(method string) Handler {
@@ -325,8 +356,8 @@ func (s *Server) builtin(method string) Handler {
 	case api.MethodChatAbort:
 		return func(raw json.RawMessage) (any, *api.ErrorShape) {
 			var p api.ChatAbortParams
-			if err := api.DecodeParams(raw, &p); err != nil {
-				return nil, err.(*api.ErrorShape)
+			if err := decode(raw, &p); err != nil {
+				return nil, err
 			}
 			if p.SessionKey == "" {
 				return nil, api.Errorf(api.CodeInvalidRequest, "sessionKey is required")
@@ -349,8 +380,8 @@ func (s *Server) builtin(method string) Handler {
 
 func (s *Server) chatHistory(raw json.RawMessage) (any, *api.ErrorShape) {
 	var p api.ChatHistoryParams
-	if err := api.DecodeParams(raw, &p); err != nil {
-		return nil, err.(*api.ErrorShape)
+	if err := decode(raw, &p); err != nil {
+		return nil, err
 	}
 	if p.SessionKey == "" {
 		return nil, api.Errorf(api.CodeInvalidRequest, "sessionKey is required")
@@ -367,8 +398,8 @@ func (s *Server) chatHistory(raw json.RawMessage) (any, *api.ErrorShape) {
 
 func (s *Server) chatSend(raw json.RawMessage) (any, *api.ErrorShape) {
 	var p api.ChatSendParams
-	if err := api.DecodeParams(raw, &p); err != nil {
-		return nil, err.(*api.ErrorShape)
+	if err := decode(raw, &p); err != nil {
+		return nil, err
 	}
 	if p.SessionKey == "" || strings.TrimSpace(p.Message) == "" || p.IdempotencyKey == "" {
 		return nil, api.Errorf(api.CodeInvalidRequest, "sessionKey, message and idempotencyKey are required")
@@ -386,8 +417,8 @@ func (s *Server) chatSend(raw json.RawMessage) (any, *api.ErrorShape) {
 
 func (s *Server) approvalsResolve(raw json.RawMessage) (any, *api.ErrorShape) {
 	var p api.ApprovalsResolveParams
-	if err := api.DecodeParams(raw, &p); err != nil {
-		return nil, err.(*api.ErrorShape)
+	if err := decode(raw, &p); err != nil {
+		return nil, err
 	}
 	switch p.Decision {
 	case api.DecisionAllowOnce, api.DecisionAllowAlways, api.DecisionDeny:
@@ -413,4 +444,18 @@ func (s *Server) approvalsResolve(raw json.RawMessage) (any, *api.ErrorShape) {
 		ID: found.ID, SessionKey: found.SessionKey, Tool: found.Tool, Decision: p.Decision,
 	})
 	return api.ApprovalsResolveResult(p), nil
+}
+
+// decode strictly decodes request params, answering INVALID_REQUEST on
+// failure as the real gateway does.
+func decode(raw json.RawMessage, v any) *api.ErrorShape {
+	err := api.DecodeParams(raw, v)
+	if err == nil {
+		return nil
+	}
+	var shape *api.ErrorShape
+	if errors.As(err, &shape) {
+		return shape
+	}
+	return api.Errorf(api.CodeInvalidRequest, "%v", err)
 }
