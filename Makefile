@@ -58,8 +58,10 @@ lint: fmt-check vet deps-rule
 test: deps fmt-check vet deps-rule test-race test-all test-nocgo
 	@echo "make test: all checks passed"
 
-bench: build
-	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md
+# The gateway numbers are for the headless server build; the desktop build's
+# idle footprint is reported beside them.
+bench: build build-gateway
+	$(GO) run ./bench -bin bin/genos-gateway -desktop-bin $(BIN) -out bench/RESULTS.md
 
 package:
 	@echo "packaging is not set up yet (see packaging/)" >&2; exit 1

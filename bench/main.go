@@ -38,6 +38,7 @@ func main() {
 // options are the parsed command line.
 type options struct {
 	bin, out        string
+	desktopBin      string
 	quick, keep     bool
 	only            map[string]bool
 	coldRuns        int
@@ -73,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.bin, "bin", "bin/genos", "the genos binary to measure")
+	fs.StringVar(&o.desktopBin, "desktop-bin", "", "also report the idle RSS of `genos gateway` from this build (the desktop binary, with the UI linked in)")
 	fs.StringVar(&o.out, "out", "", "also write the results to this Markdown file (e.g. bench/RESULTS.md)")
 	fs.BoolVar(&o.quick, "quick", false, "short durations for a smoke test (flags given explicitly still win)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary state dirs for inspection")
@@ -246,11 +248,20 @@ func runSteps(ctx context.Context, o *options, rep *report) (failed bool) {
 	}
 	if o.only["idle"] && ctx.Err() == nil {
 		say("idle RSS (%s)", o.idle)
-		r, err := measureIdle(ctx, o, ms.URL())
+		r, err := measureIdle(ctx, o, o.bin, ms.URL())
 		if err != nil {
 			fail("idle RSS", gatewayCommand(o.bin), err)
 		} else {
-			rep.Rows = append(rep.Rows, idleRows(o, r)...)
+			rep.Rows = append(rep.Rows, idleRows(o, o.bin, r, true)...)
+		}
+		if o.desktopBin != "" && ctx.Err() == nil {
+			say("idle RSS of the desktop build (%s)", o.idle)
+			r, err := measureIdle(ctx, o, o.desktopBin, ms.URL())
+			if err != nil {
+				fail("idle RSS (desktop build)", gatewayCommand(o.desktopBin), err)
+			} else {
+				rep.Rows = append(rep.Rows, idleRows(o, o.desktopBin, r, false)...)
+			}
 		}
 	}
 	if o.only["chat"] {
