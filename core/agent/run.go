@@ -31,6 +31,12 @@ type Transcript interface {
 	Records() ([]chat.Record, error)
 }
 
+// bufferedAppender is a Transcript that can write without waiting for the
+// disk; the run's next durable append then covers it.
+type bufferedAppender interface {
+	AppendBuffered(ctx context.Context, recs ...chat.Record) error
+}
+
 // ErrMaxRounds ends a run whose model kept calling tools past the limit.
 var ErrMaxRounds = errors.New("the agent kept calling tools past its round limit")
 
@@ -116,7 +122,7 @@ func (r *Runner) Run(ctx context.Context, run Run) (Result, error) {
 	// Records are written with a context that outlives an abort so that the
 	// aborted marker itself still lands.
 	writeCtx := context.WithoutCancel(ctx)
-	appendRec := func(rec chat.Record) error {
+	write := func(rec chat.Record, durable bool) error {
 		if rec.ID == "" {
 			rec.ID = session.NewRecordID()
 		}
@@ -124,16 +130,26 @@ func (r *Runner) Run(ctx context.Context, run Run) (Result, error) {
 			rec.Time = r.now()
 		}
 		rec.RunID = run.ID
-		if err := run.Transcript.Append(writeCtx, rec); err != nil {
+		var err error
+		if b, ok := run.Transcript.(bufferedAppender); ok && !durable {
+			err = b.AppendBuffered(writeCtx, rec)
+		} else {
+			err = run.Transcript.Append(writeCtx, rec)
+		}
+		if err != nil {
 			return fmt.Errorf("append to transcript: %w", err)
 		}
 		emit(Event{Kind: EventRecord, Record: &rec})
 		return nil
 	}
+	appendRec := func(rec chat.Record) error { return write(rec, true) }
 
+	// The user's record is written now and made durable by the run's next
+	// append (the reply, a tool call, or the error/abort marker), which
+	// saves one fsync per turn. The run is acknowledged only after that.
 	input := run.Input
 	input.Role = chat.RoleUser
-	if err := appendRec(input); err != nil {
+	if err := write(input, false); err != nil {
 		return Result{}, err
 	}
 	history, err := run.Transcript.Records()

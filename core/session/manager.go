@@ -312,6 +312,21 @@ func (s *Session) Append(ctx context.Context, recs ...chat.Record) error {
 	return nil
 }
 
+// AppendBuffered is Append without waiting for the disk (see
+// Transcript.AppendBuffered): the next Append makes it durable.
+func (s *Session) AppendBuffered(ctx context.Context, recs ...chat.Record) error {
+	if s.closed.Load() {
+		return fmt.Errorf("append to session %s: %w", s.ID, ErrClosed)
+	}
+	if err := s.st.t.AppendBuffered(recs...); err != nil {
+		return fmt.Errorf("append to session %s: %w", s.ID, err)
+	}
+	if err := errors.Join(s.autoTitle(ctx, recs), s.touch(ctx)); err != nil {
+		return fmt.Errorf("append to session %s: %w: %w", s.ID, ErrIndexNotUpdated, err)
+	}
+	return nil
+}
+
 // touch moves updated_at forward, at most once per touchEvery per session.
 func (s *Session) touch(ctx context.Context) error {
 	now := s.m.now()

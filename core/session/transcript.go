@@ -43,6 +43,8 @@ type Transcript struct {
 	// process is the only writer (the instance lock guarantees it), so
 	// Append keeps it current.
 	cache []chat.Record
+	// unsynced is set while AppendBuffered lines await an fsync.
+	unsynced bool
 }
 
 // OpenTranscript opens the transcript at path, creating it (mode 0600, parent
@@ -204,11 +206,21 @@ func (t *Transcript) Repaired() int64 {
 func (t *Transcript) Path() string { return t.path }
 
 // Append validates and encodes recs, writes them with one write() of whole
-// lines and fsyncs. When it returns nil every record is durable. On failure
-// the file is cut back to where it was; if even that fails, or fsync fails
-// (after which the kernel may have dropped the dirty pages), the transcript
-// refuses further appends until it is reopened, which repairs the tail.
-func (t *Transcript) Append(recs ...chat.Record) error {
+// lines and fsyncs. When it returns nil every record, and every record an
+// earlier AppendBuffered wrote, is durable. On failure the file is cut back
+// to where it was; if even that fails, or fsync fails (after which the
+// kernel may have dropped the dirty pages), the transcript refuses further
+// appends until it is reopened, which repairs the tail.
+func (t *Transcript) Append(recs ...chat.Record) error { return t.write(recs, true) }
+
+// AppendBuffered is Append without the fsync: the records are written (and
+// readable) at once, and become durable with the next Append, or Close. A
+// run uses it for its opening user record so that one fsync at the end of
+// the turn covers both; a crash before then can only lose that unfinished
+// turn, which was never acknowledged.
+func (t *Transcript) AppendBuffered(recs ...chat.Record) error { return t.write(recs, false) }
+
+func (t *Transcript) write(recs []chat.Record, sync bool) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -241,14 +253,19 @@ func (t *Transcript) Append(recs ...chat.Record) error {
 		}
 		return fmt.Errorf("append to transcript %s: %w", t.path, err)
 	}
-	if err := t.f.Sync(); err != nil {
-		t.err = err
-		return fmt.Errorf("sync transcript %s: %w", t.path, err)
-	}
 	t.size += int64(len(buf))
 	if t.cache != nil {
 		t.cache = append(t.cache, stored...)
 	}
+	if !sync {
+		t.unsynced = true
+		return nil
+	}
+	if err := t.f.Sync(); err != nil {
+		t.err = err
+		return fmt.Errorf("sync transcript %s: %w", t.path, err)
+	}
+	t.unsynced = false
 	return nil
 }
 
@@ -324,7 +341,11 @@ func (t *Transcript) Close() error {
 	if t.f == nil {
 		return nil
 	}
-	err := t.f.Close()
+	var err error
+	if t.unsynced && t.err == nil {
+		err = t.f.Sync()
+	}
+	err = errors.Join(err, t.f.Close())
 	t.f = nil
 	t.cache = nil
 	if err != nil {

@@ -266,3 +266,36 @@ func TestOpenTranscriptRejects(t *testing.T) {
 		t.Error("directory accepted as transcript")
 	}
 }
+
+func TestAppendBufferedIsReadableAndSyncedLater(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.jsonl")
+	tr, err := OpenTranscript(path, PlainCodec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.AppendBuffered(chat.Record{ID: "u1", Role: chat.RoleUser, Content: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := tr.Records()
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("buffered record not readable: %v %v", recs, err)
+	}
+	if err := tr.Append(chat.Record{ID: "a1", Role: chat.RoleAssistant, Content: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.AppendBuffered(chat.Record{ID: "u2", Role: chat.RoleUser, Content: "bye"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Close(); err != nil { // syncs the buffered tail
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, errs := ReadRecords(f, PlainCodec{})
+	if len(errs) > 0 || len(got) != 3 || got[2].ID != "u2" {
+		t.Fatalf("after close: %+v %v", got, errs)
+	}
+}
