@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/genos-project/genos/core/api"
@@ -26,6 +27,9 @@ func dialGateway(ctx context.Context) (*api.Client, error) {
 		return nil, err
 	}
 	url := os.Getenv("GENOS_GATEWAY_URL")
+	if url == "" {
+		url = recordedURL(dir)
+	}
 	if url == "" {
 		cfg, err := config.Load(paths.ConfigFile(dir))
 		if errors.Is(err, config.ErrNoConfig) {
@@ -62,4 +66,22 @@ func dialGateway(ctx context.Context) (*api.Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// recordedURL returns the address the running gateway wrote into the state
+// dir, or "" when there is none or it does not look like host:port.
+func recordedURL(dir string) string {
+	data, err := os.ReadFile(paths.AddrFile(dir))
+	if err != nil {
+		return ""
+	}
+	addr := strings.TrimSpace(string(data))
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "ws://" + net.JoinHostPort(host, port) + "/ws"
 }

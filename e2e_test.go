@@ -316,8 +316,10 @@ func TestCLIChatOneShot(t *testing.T) {
 	t.Setenv("E2E_ANTHROPIC_KEY", "sk-ant-test")
 	model.Enqueue(modeltest.Reply{Chunks: []string{"Hello ", "from ", "Claude-shaped SSE."}})
 	gw := startGateway(t, stateDir)
+	// No URL given: the CLI finds the port the gateway recorded in the
+	// state dir (it listens on a random one here, not the config's).
 	cmd := exec.Command(genosBin, "chat", "hi there")
-	cmd.Env = append(os.Environ(), paths.EnvStateDir+"="+stateDir, "GENOS_GATEWAY_URL="+gw.url)
+	cmd.Env = append(os.Environ(), paths.EnvStateDir+"="+stateDir)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("genos chat: %v\n%s", err, out)

@@ -194,6 +194,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.opts.Pipe != nil {
 		ls = append(ls, d.opts.Pipe)
 	}
+	if d.tcp != nil {
+		// Written only while this process holds the instance lock, so a
+		// stale file from a crash is simply overwritten by the next start.
+		if err := writeAddr(paths.AddrFile(d.opts.StateDir), d.Addr()); err != nil {
+			d.log.Warn("could not record the gateway address", "err", err)
+		}
+		defer os.Remove(paths.AddrFile(d.opts.StateDir))
+	}
 	d.log.Info("gateway ready", "listen", d.Addr(), "agent", d.info.ID, "model_configured", !d.NeedsSetup())
 	return d.gw.Serve(ctx, d.opts.ShutdownGrace, ls...)
 }
@@ -249,4 +257,13 @@ func (d *Daemon) ApplySetup(_ context.Context, s Setup) error {
 		return err
 	}
 	return d.models.reload()
+}
+
+// writeAddr atomically replaces path with addr.
+func writeAddr(path, addr string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(addr+"\n"), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

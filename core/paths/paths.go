@@ -93,6 +93,10 @@ func DBFile(stateDir string) string { return filepath.Join(stateDir, "genos.db")
 // TokenFile returns the path of the gateway auth token inside stateDir.
 func TokenFile(stateDir string) string { return filepath.Join(stateDir, "gateway.token") }
 
+// AddrFile returns the path where a running gateway records the address it
+// actually listens on, so CLI clients find it even with --listen overrides.
+func AddrFile(stateDir string) string { return filepath.Join(stateDir, "gateway.addr") }
+
 // SecretsFile returns the path of the pre-vault secret store inside stateDir
 // (see config.OpenSecrets).
 func SecretsFile(stateDir string) string { return filepath.Join(stateDir, "secrets.json") }
