@@ -332,4 +332,7 @@ func TestCLIChatOneShot(t *testing.T) {
 		t.Fatalf("anthropic provider not used: %+v", reqs)
 	}
 	gw.stop(t)
+	if _, err := os.Stat(paths.AddrFile(stateDir)); !os.IsNotExist(err) {
+		t.Fatalf("gateway.addr should be removed when the gateway exits: %v", err)
+	}
 }
