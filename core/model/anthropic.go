@@ -69,16 +69,9 @@ func (p *Anthropic) Stream(ctx context.Context, req Request, onDelta func(text s
 	err := p.retry(ctx, "chat", req.Model, func(actx context.Context) (bool, *Error) {
 		var c capture
 		stream := p.client.Messages.NewStreaming(actx, params, option.WithMiddleware(c.middleware))
-		defer stream.Close()
 		acc := anthropicAcc{blocks: map[int64]*callAcc{}}
-		delivered := false
-		for stream.Next() {
-			if text := acc.add(stream.Current()); text != "" && onDelta != nil {
-				delivered = true
-				onDelta(text)
-			}
-		}
-		if err := stream.Err(); err != nil {
+		delivered, err := drain(stream, acc.add, onDelta)
+		if err != nil {
 			return delivered, p.classifyErr(ec, ctx, actx, &c, err)
 		}
 		if e := ec.fromContext(ctx, actx); e != nil {

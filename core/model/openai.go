@@ -78,16 +78,9 @@ func (p *OpenAI) Stream(ctx context.Context, req Request, onDelta func(text stri
 	err := p.retry(ctx, "chat", req.Model, func(actx context.Context) (bool, *Error) {
 		var c capture
 		stream := p.client.Chat.Completions.NewStreaming(actx, params, option.WithMiddleware(c.middleware))
-		defer stream.Close()
 		var acc openaiAcc
-		delivered := false
-		for stream.Next() {
-			if text := acc.add(stream.Current()); text != "" && onDelta != nil {
-				delivered = true
-				onDelta(text)
-			}
-		}
-		if err := stream.Err(); err != nil {
+		delivered, err := drain(stream, acc.add, onDelta)
+		if err != nil {
 			return delivered, p.classifyErr(ec, ctx, actx, &c, err)
 		}
 		if e := ec.fromContext(ctx, actx); e != nil {

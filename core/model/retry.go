@@ -164,3 +164,25 @@ func (b *base) classify(ec errorContext, parent, attempt context.Context, c *cap
 	}
 	return nil
 }
+
+// sseStream is what both SDKs' streaming readers offer.
+type sseStream[T any] interface {
+	Next() bool
+	Current() T
+	Err() error
+	Close() error
+}
+
+// drain reads a stream to its end, feeding each event to add and handing
+// the text add extracts to onDelta. It reports whether any text reached
+// onDelta, which decides whether a failure may still be retried.
+func drain[T any](s sseStream[T], add func(T) string, onDelta func(string)) (delivered bool, err error) {
+	defer s.Close()
+	for s.Next() {
+		if text := add(s.Current()); text != "" && onDelta != nil {
+			delivered = true
+			onDelta(text)
+		}
+	}
+	return delivered, s.Err()
+}
