@@ -25,14 +25,10 @@ build: deps
 build-gateway:
 	CGO_ENABLED=0 $(GO) build -tags nogui -ldflags '$(LDFLAGS)' -o bin/genos-gateway .
 
+# The binary itself picks the tray app or, without a usable display, the
+# headless gateway, and says which.
 run: build
-	@if [ "$$(uname -s)" = Darwin ] || [ -n "$$DISPLAY" ] || [ -n "$$WAYLAND_DISPLAY" ]; then \
-		echo "make run: starting the Genos tray app ($(BIN))"; \
-		exec $(BIN); \
-	else \
-		echo "make run: no display found, starting the headless gateway ($(BIN) gateway)"; \
-		exec $(BIN) gateway; \
-	fi
+	exec $(BIN)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -7,8 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/genos-project/genos/app"
@@ -25,14 +29,15 @@ func runApp(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return exitError{2}
 	}
-	if !hasDisplay() {
-		fmt.Fprintln(stderr, "No display found: starting the headless gateway instead (genos gateway).")
+	if problem := displayProblem(); problem != "" {
+		fmt.Fprintf(stderr, "%s: starting the headless gateway instead (genos gateway).\n", problem)
 		return runGateway(ctx, nil, os.Stdout, stderr)
 	}
 	dir, err := stateDir()
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(stderr, "Starting the Genos tray app (state dir %s).\n", dir)
 	log, err := newLogger(stderr, *level, false)
 	if err != nil {
 		return err
@@ -82,11 +87,57 @@ func runApp(ctx context.Context, args []string, stderr io.Writer) error {
 	return uiErr
 }
 
-// hasDisplay reports whether a graphical session is available. macOS always
-// has one for a logged-in user; elsewhere X11 or Wayland must be announced.
-func hasDisplay() bool {
+// displayProblem says why no graphical session can be used, or "" when one
+// can. macOS always has one for a logged-in user. Elsewhere X11 or Wayland
+// must be announced and reachable: GLFW panics on a display it cannot open
+// (a stale DISPLAY over ssh, say), so it is probed first.
+func displayProblem() string {
 	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
-		return true
+		return ""
 	}
-	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
+	if wl := os.Getenv("WAYLAND_DISPLAY"); wl != "" {
+		sock := wl
+		if !filepath.IsAbs(sock) {
+			sock = filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), wl)
+		}
+		if reachable("unix", sock) {
+			return ""
+		}
+	}
+	d := os.Getenv("DISPLAY")
+	if d == "" {
+		return "No display found"
+	}
+	network, addr, ok := x11Address(d)
+	if !ok || !reachable(network, addr) {
+		return fmt.Sprintf("The display %s cannot be reached", d)
+	}
+	return ""
+}
+
+// x11Address maps a DISPLAY value to the X server's socket: ":N" and
+// "unix:N" are the local socket /tmp/.X11-unix/XN, "host:N" is TCP 6000+N.
+func x11Address(display string) (network, addr string, ok bool) {
+	host, rest, found := strings.Cut(display, ":")
+	if !found {
+		return "", "", false
+	}
+	num, _, _ := strings.Cut(rest, ".")
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 0 {
+		return "", "", false
+	}
+	if host == "" || host == "unix" {
+		return "unix", fmt.Sprintf("/tmp/.X11-unix/X%d", n), true
+	}
+	return "tcp", net.JoinHostPort(host, strconv.Itoa(6000+n)), true
+}
+
+func reachable(network, addr string) bool {
+	c, err := net.DialTimeout(network, addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
