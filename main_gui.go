@@ -31,7 +31,7 @@ func runApp(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if problem := displayProblem(); problem != "" {
 		fmt.Fprintf(stderr, "%s: starting the headless gateway instead (genos gateway).\n", problem)
-		return runGateway(ctx, nil, os.Stdout, stderr)
+		return runGateway(ctx, args, os.Stdout, stderr)
 	}
 	dir, err := stateDir()
 	if err != nil {
