@@ -50,6 +50,9 @@ type Client struct {
 	err     error
 
 	done chan struct{}
+	// readCtx bounds the read loop; Close cancels it.
+	readCtx   context.Context
+	stopReads context.CancelFunc
 }
 
 // Dial connects, performs the challenge/connect handshake and returns a
@@ -79,6 +82,9 @@ func Dial(ctx context.Context, opts DialOptions) (*Client, error) {
 		subs:    make(map[int]chan Frame),
 		done:    make(chan struct{}),
 	}
+	// The connection outlives the dial deadline, so its reads must not
+	// inherit it.
+	c.readCtx, c.stopReads = context.WithCancel(context.WithoutCancel(ctx))
 	go c.readLoop()
 
 	params := ConnectParams{
@@ -126,7 +132,9 @@ func (c *Client) Err() error {
 
 // Close ends the connection.
 func (c *Client) Close() error {
-	return c.conn.Close(websocket.StatusNormalClosure, "bye")
+	err := c.conn.Close(websocket.StatusNormalClosure, "bye")
+	c.stopReads()
+	return err
 }
 
 // Subscribe returns a channel receiving every event frame from now on and a
@@ -224,7 +232,7 @@ func (c *Client) readLoop() {
 	}()
 	for {
 		var data []byte
-		_, data, err = c.conn.Read(context.Background())
+		_, data, err = c.conn.Read(c.readCtx)
 		if err != nil {
 			return
 		}

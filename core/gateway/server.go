@@ -79,7 +79,6 @@ func New(o Options) (*Server, error) {
 	if o.SetupHint == "" {
 		o.SetupHint = "No model is configured yet. Run `genos setup` (or use Set Up Model… in the Genos menu) to choose a provider and model."
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		opts:    o,
 		log:     o.Logger,
@@ -87,13 +86,11 @@ func New(o Options) (*Server, error) {
 		auth:    newAuthLimiter(),
 		conns:   make(map[*conn]struct{}),
 		runs:    newRunTable(),
-		baseCtx: ctx,
-		cancel:  cancel,
 	}, nil
 }
 
-// Handler returns the HTTP handler: /ws for the protocol, /health for probes.
-func (s *Server) Handler() http.Handler {
+// handler returns the HTTP handler: /ws for the protocol, /health for probes.
+func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", s.handleHealth)
 	mux.HandleFunc("/ws", s.handleWS)
@@ -146,8 +143,13 @@ func (s *Server) Serve(ctx context.Context, grace time.Duration, listeners ...ne
 			}
 		}
 	}
+	// Runs and connections live in a context of their own: they are ended
+	// deliberately below (runs aborted so their transcripts say so) rather
+	// than cut off the moment ctx is cancelled.
+	s.baseCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	defer s.cancel()
 	srv := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           s.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return s.baseCtx },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
