@@ -70,6 +70,7 @@ func Run(ctx context.Context, o Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	u := newUI(ctx, a, o, new(windows.UI))
+	u.trayHost = trayHostAvailable()
 	u.start()
 
 	stopped := make(chan struct{})

@@ -47,6 +47,8 @@ type ui struct {
 	sessionKey string
 	wantChat   bool
 	chat       *windows.Chat
+	// trayHost reports whether a tray is there to reopen windows from.
+	trayHost bool
 	approvals  *windows.Approvals
 	onboarding *windows.Onboarding
 }
@@ -56,7 +58,7 @@ func newUI(ctx context.Context, a fyne.App, o Options, fx *windows.UI) *ui {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	u := &ui{ctx: ctx, app: a, opts: o, log: log, refresh: make(chan struct{}, 1), fx: fx}
+	u := &ui{ctx: ctx, app: a, opts: o, log: log, refresh: make(chan struct{}, 1), fx: fx, trayHost: true}
 	u.state.Version = o.Version
 	u.hub = newHub(o.Connect, log)
 	u.hub.onUp = func() {
@@ -247,13 +249,19 @@ func (u *ui) openChat() {
 			u.wantChat = true // opened once status names the default agent
 			return
 		}
-		u.chat = windows.NewChat(u.ctx, u.app, u.hub, windows.ChatOptions{
+		opts := windows.ChatOptions{
 			SessionKey:      u.sessionKey,
 			Title:           "Genos",
 			OnOpenApprovals: u.openApprovals,
 			Logger:          u.log,
 			UI:              u.fx,
-		})
+		}
+		if !u.trayHost {
+			// Hiding the only window would leave Genos running where the
+			// user cannot reach it (and holding the state dir's lock).
+			opts.OnClose = u.quit
+		}
+		u.chat = windows.NewChat(u.ctx, u.app, u.hub, opts)
 		if desk, ok := u.app.(desktop.App); ok {
 			// A left click on the tray icon then opens the chat where the
 			// platform supports it; the menu stays on the right click.

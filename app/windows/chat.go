@@ -32,6 +32,9 @@ type ChatOptions struct {
 	// UI serialises widget updates; nil gives the window its own. Share
 	// the app's.
 	UI *UI
+	// OnClose, when set, runs instead of hiding the window when the user
+	// closes it: without a tray to reopen it from, closing means quitting.
+	OnClose func()
 }
 
 // maxRows bounds the transcript kept on screen in a long-running app: a
@@ -107,7 +110,11 @@ func NewChat(ctx context.Context, a fyne.App, c ChatClient, opts ChatOptions) *C
 
 func (w *Chat) build() {
 	w.win = w.app.NewWindow(w.opts.Title)
-	w.win.SetCloseIntercept(w.win.Hide)
+	if w.opts.OnClose != nil {
+		w.win.SetCloseIntercept(w.opts.OnClose)
+	} else {
+		w.win.SetCloseIntercept(w.win.Hide)
+	}
 	w.list = container.NewVBox()
 	w.scroll = container.NewVScroll(container.NewPadded(w.list))
 
