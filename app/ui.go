@@ -48,7 +48,7 @@ type ui struct {
 	wantChat   bool
 	chat       *windows.Chat
 	// trayHost reports whether a tray is there to reopen windows from.
-	trayHost bool
+	trayHost   bool
 	approvals  *windows.Approvals
 	onboarding *windows.Onboarding
 }
