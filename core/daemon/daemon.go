@@ -69,6 +69,9 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = 5 * time.Second
 	}
+	if err := harden(); err != nil {
+		o.Logger.Warn("could not protect the process from same-user inspection", "err", err)
+	}
 	if err := paths.Ensure(o.StateDir); err != nil {
 		return nil, err
 	}
@@ -119,6 +122,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	reg, err := tools.NewRegistry(tools.Builtins(tools.BuiltinOptions{
 		ExecTimeout:   time.Duration(c.Agent.ExecTimeoutSeconds) * time.Second,
 		ExecMaxOutput: c.Agent.ExecMaxOutputBytes,
+		HiddenEnv:     nonEmpty(c.Model.APIKeyEnv),
 	})...)
 	if err != nil {
 		return nil, err
@@ -266,4 +270,14 @@ func writeAddr(path, addr string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -14,6 +14,10 @@ type BuiltinOptions struct {
 	ReadMaxBytes int
 	// Shell runs exec commands as `Shell -c command` (default /bin/sh).
 	Shell string
+	// HiddenEnv names more environment variables exec must not pass on,
+	// such as the one the config reads the model API key from, whatever it
+	// is called.
+	HiddenEnv []string
 }
 
 func (o BuiltinOptions) withDefaults() BuiltinOptions {

@@ -1,6 +1,9 @@
 package tools
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // secretEnvWords mark environment variable names that probably hold
 // credentials. The daemon's own environment can carry provider API keys,
@@ -27,8 +30,9 @@ func isSecretEnvName(name string) bool {
 }
 
 // filterEnv returns environ ("NAME=value" entries) without the secret-looking
-// variables, keeping PATH, HOME, LANG and everything else a shell needs.
-func filterEnv(environ []string) []string {
+// variables and those named in hidden, keeping PATH, HOME, LANG and
+// everything else a shell needs.
+func filterEnv(environ []string, hidden ...string) []string {
 	out := make([]string, 0, len(environ))
 	for _, kv := range environ {
 		// Windows has entries like "=C:=C:\dir" whose name starts with '=',
@@ -38,7 +42,7 @@ func filterEnv(environ []string) []string {
 		if i >= 0 {
 			name = kv[:i+min(1, len(kv))]
 		}
-		if name == "" || isSecretEnvName(name) {
+		if name == "" || isSecretEnvName(name) || slices.Contains(hidden, name) {
 			continue
 		}
 		out = append(out, kv)

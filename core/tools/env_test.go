@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -17,5 +18,13 @@ func TestFilterEnv(t *testing.T) {
 	want := []string{"PATH=/usr/bin", "HOME=/home/u", "LANG=C.UTF-8", "TERM=xterm", "=C:=C:\\dir", "NOVALUE", "EMPTY="}
 	if diff := cmp.Diff(want, filterEnv(in)); diff != "" {
 		t.Errorf("filterEnv mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestFilterEnvHidesNamedVariables(t *testing.T) {
+	got := filterEnv([]string{"PATH=/bin", "OPENROUTER=sk-or-1", "HOME=/h"}, "OPENROUTER")
+	want := []string{"PATH=/bin", "HOME=/h"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("filterEnv = %v, want %v", got, want)
 	}
 }

@@ -87,7 +87,7 @@ func runExec(ctx context.Context, env Env, a execArgs, o BuiltinOptions, timeout
 	defer cancel()
 	cmd := exec.CommandContext(tctx, o.Shell, "-c", a.Command)
 	cmd.Dir = dir
-	cmd.Env = filterEnv(os.Environ())
+	cmd.Env = filterEnv(os.Environ(), o.HiddenEnv...)
 	configureProcessGroup(cmd)
 	// Record whether the context killed the command, so a command that
 	// finished just before the deadline is not reported as timed out.
