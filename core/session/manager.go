@@ -123,6 +123,14 @@ func (m *Manager) Open(ctx context.Context, key Key) (*Session, error) {
 	if m.closed {
 		return nil, fmt.Errorf("open session: %w", ErrClosed)
 	}
+	if st := m.open[skey]; st != nil && st.refs == 0 && st.t.Failed() {
+		// A broken transcript nobody holds is reopened, which repairs it.
+		m.idle = slices.DeleteFunc(m.idle, func(x *sessionState) bool { return x == st })
+		delete(m.open, skey)
+		if err := st.t.Close(); err != nil {
+			m.log.Warn("close failed transcript", "session", st.id, "err", err)
+		}
+	}
 	if st := m.open[skey]; st != nil {
 		if st.refs == 0 {
 			m.idle = slices.DeleteFunc(m.idle, func(x *sessionState) bool { return x == st })
@@ -194,6 +202,11 @@ func (m *Manager) release(st *sessionState) error {
 	if st.refs > 0 {
 		return nil
 	}
+	if st.t.Failed() {
+		// Not kept idle: the next Open reopens and repairs it.
+		delete(m.open, st.skey)
+		return st.t.Close()
+	}
 	m.idle = append(m.idle, st)
 	if len(m.idle) <= maxIdle {
 		return nil
@@ -201,7 +214,11 @@ func (m *Manager) release(st *sessionState) error {
 	old := m.idle[0]
 	m.idle = m.idle[1:]
 	delete(m.open, old.skey)
-	return old.t.Close()
+	// The error belongs to the evicted session, not to this caller.
+	if err := old.t.Close(); err != nil {
+		m.log.Warn("close idle transcript", "session", old.id, "err", err)
+	}
+	return nil
 }
 
 // Close closes every open transcript; handles still held then fail with

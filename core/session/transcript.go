@@ -112,18 +112,32 @@ func syncDir(dir string) error {
 	return errors.Join(err, d.Close())
 }
 
-// repair finds the end of the last good line and truncates anything after it.
+// repair cuts off what a crash can leave behind: an unterminated last line
+// that does not decode (a torn append), or a last line of zero bytes (a
+// block the filesystem allocated but never wrote). A complete last line
+// that does not decode is kept: that is a locked vault or a wrong key as
+// often as damage, and readers report it. An unterminated line that does
+// decode (a file from elsewhere without a final newline) gets its newline.
 func (t *Transcript) repair() error {
 	fi, err := t.f.Stat()
 	if err != nil {
 		return err
 	}
 	size := fi.Size()
-	good, err := t.lastGoodEnd(size)
+	good, terminate, err := t.lastGoodEnd(size)
 	if err != nil {
 		return err
 	}
-	if good < size {
+	switch {
+	case terminate:
+		if _, err := t.f.WriteAt([]byte{'\n'}, size); err != nil {
+			return fmt.Errorf("terminate last line: %w", err)
+		}
+		if err := t.f.Sync(); err != nil {
+			return fmt.Errorf("sync after terminating last line: %w", err)
+		}
+		good = size + 1
+	case good < size:
 		if err := t.f.Truncate(good); err != nil {
 			return fmt.Errorf("truncate torn tail: %w", err)
 		}
@@ -136,43 +150,49 @@ func (t *Transcript) repair() error {
 	return nil
 }
 
-// lastGoodEnd returns the offset just past the last line that should be kept.
-// Only the final line is examined: a bad line in the middle cannot come from
-// a torn append, so it is left for readers to report rather than destroyed.
-func (t *Transcript) lastGoodEnd(size int64) (int64, error) {
+// lastGoodEnd returns the offset just past the last line to keep, and
+// whether that line is complete but lacks its newline. Only the final line
+// is examined: a bad line in the middle cannot come from a torn append, so
+// it is left for readers to report rather than destroyed.
+func (t *Transcript) lastGoodEnd(size int64) (end int64, terminate bool, err error) {
 	if size == 0 {
-		return 0, nil
+		return 0, false, nil
 	}
 	var last [1]byte
 	if _, err := t.f.ReadAt(last[:], size-1); err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	if last[0] != '\n' {
-		nl, err := lastNewline(t.f, size-1)
-		return nl + 1, err // nl is -1 when no complete line exists
+	unterminated := last[0] != '\n'
+	lineEnd := size
+	if !unterminated {
+		lineEnd = size - 1
 	}
-	// The file ends with '\n': check that the final line decodes.
-	nl, err := lastNewline(t.f, size-1)
+	nl, err := lastNewline(t.f, lineEnd)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	start := nl + 1
-	n := size - 1 - start
+	n := lineEnd - start
 	if n > MaxLineLen {
-		return start, nil
+		return start, false, nil
 	}
 	line := make([]byte, n)
 	if _, err := t.f.ReadAt(line, start); err != nil {
-		return 0, err
+		return 0, false, err
+	}
+	if bytes.IndexByte(line, 0) >= 0 {
+		return start, false, nil // zero-filled block from a crash
 	}
 	line = bytes.TrimSuffix(line, []byte{'\r'})
-	if len(line) == 0 {
-		return size, nil
+	if !unterminated {
+		return size, false, nil
 	}
-	if _, err := decodeRecord(line, t.codec); err != nil {
-		return start, nil
+	if len(line) > 0 {
+		if _, err := decodeRecord(line, t.codec); err == nil {
+			return size, true, nil
+		}
 	}
-	return size, nil
+	return start, false, nil
 }
 
 // lastNewline returns the offset of the last '\n' before end, or -1.
@@ -245,7 +265,7 @@ func (t *Transcript) write(recs []chat.Record, sync bool) error {
 		return fmt.Errorf("append to transcript %s: %w", t.path, ErrClosed)
 	}
 	if t.err != nil {
-		return fmt.Errorf("append to transcript %s: earlier failure, reopen it: %w", t.path, t.err)
+		return fmt.Errorf("append to transcript %s: an earlier write failed, so the session is reopened (and repaired) on its next use: %w", t.path, t.err)
 	}
 	if _, err := t.f.WriteAt(buf, t.size); err != nil {
 		if terr := t.f.Truncate(t.size); terr != nil {
@@ -263,6 +283,7 @@ func (t *Transcript) write(recs []chat.Record, sync bool) error {
 	}
 	if err := t.f.Sync(); err != nil {
 		t.err = err
+		t.cache = nil // what it holds may not be on disk
 		return fmt.Errorf("sync transcript %s: %w", t.path, err)
 	}
 	t.unsynced = false
@@ -332,6 +353,14 @@ func page(recs []chat.Record, before string, limit int, readErr error) ([]chat.R
 	}
 	start := max(end-limit, 0)
 	return recs[start:end:end], start > 0, readErr
+}
+
+// Failed reports whether a write failed in a way that only reopening (which
+// repairs the tail) can recover from.
+func (t *Transcript) Failed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err != nil
 }
 
 // Close closes the file. Later calls return ErrClosed.

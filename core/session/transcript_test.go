@@ -111,13 +111,20 @@ func TestTranscriptTornLineRepair(t *testing.T) {
 	good := encodeAll(t, PlainCodec{}, a, b)
 	half := encodeAll(t, PlainCodec{}, c)
 	tests := []struct {
-		name string
-		tail []byte
+		name     string
+		tail     []byte
+		repaired int64         // bytes cut off
+		want     []chat.Record // after appending c once more
+		readErr  bool          // a kept line readers must report
 	}{
-		{"half line", half[:len(half)/2]},
-		{"whole line without newline", half[:len(half)-1]},
-		{"undecodable last line", []byte("{\"id\":\"zz\",\"role\":\n")},
-		{"zeros", make([]byte, 37)},
+		{name: "half line", tail: half[:len(half)/2], repaired: int64(len(half) / 2), want: []chat.Record{a, b, c}},
+		// A complete record lacking only its newline (a file from elsewhere)
+		// is kept and terminated.
+		{name: "whole line without newline", tail: half[:len(half)-1], want: []chat.Record{a, b, c, c}},
+		// A complete line that does not decode may be a locked vault or a
+		// wrong key: it is kept for readers to report, never destroyed.
+		{name: "undecodable last line", tail: []byte("{\"id\":\"zz\",\"role\":\n"), want: []chat.Record{a, b, c}, readErr: true},
+		{name: "zeros", tail: make([]byte, 37), repaired: 37, want: []chat.Record{a, b, c}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,8 +133,8 @@ func TestTranscriptTornLineRepair(t *testing.T) {
 				t.Fatal(err)
 			}
 			tr := openT(t, path, PlainCodec{})
-			if got := tr.Repaired(); got != int64(len(tt.tail)) {
-				t.Errorf("Repaired() = %d, want %d", got, len(tt.tail))
+			if got := tr.Repaired(); got != tt.repaired {
+				t.Errorf("Repaired() = %d, want %d", got, tt.repaired)
 			}
 			if err := tr.Append(c); err != nil {
 				t.Fatal(err)
@@ -135,10 +142,10 @@ func TestTranscriptTornLineRepair(t *testing.T) {
 			tr.Close()
 			tr2 := openT(t, path, PlainCodec{})
 			got, err := tr2.Records()
-			if err != nil {
-				t.Fatalf("Records after repair: %v", err)
+			if (err != nil) != tt.readErr {
+				t.Fatalf("Records after repair: err = %v, want error %v", err, tt.readErr)
 			}
-			if d := cmp.Diff([]chat.Record{a, b, c}, got); d != "" {
+			if d := cmp.Diff(tt.want, got); d != "" {
 				t.Errorf("records (-want +got):\n%s", d)
 			}
 		})
