@@ -134,3 +134,24 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+func TestLoadOrCreateSkipsHalfCreatedAgentDir(t *testing.T) {
+	dir := t.TempDir()
+	// What a crash in an older layout could leave: an id dir without agent.json.
+	if err := os.MkdirAll(filepath.Join(dir, "agents", "0badc0de", "sessions"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	a, err := LoadOrCreate(dir, "main")
+	if err != nil {
+		t.Fatalf("a half-created agent dir must not block start-up: %v", err)
+	}
+	if a.ID == "0badc0de" {
+		t.Fatal("reused a dir without agent.json")
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "agents"))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".new-") {
+			t.Fatalf("temporary dir %s left behind", e.Name())
+		}
+	}
+}

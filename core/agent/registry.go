@@ -43,6 +43,9 @@ func LoadOrCreate(stateDir, name string) (Info, error) {
 			continue
 		}
 		info, err := readInfo(filepath.Join(agentsDir, e.Name(), "agent.json"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // left by an interrupted creation before it was renamed in (older layouts)
+		}
 		if err != nil {
 			return Info{}, err
 		}
@@ -63,19 +66,34 @@ func LoadOrCreate(stateDir, name string) (Info, error) {
 		Workspace: filepath.Join("workspace", name),
 		CreatedAt: time.Now().UTC(),
 	}
-	dir := filepath.Join(agentsDir, info.ID)
-	if err := os.MkdirAll(filepath.Join(dir, "sessions"), 0o700); err != nil {
-		return Info{}, fmt.Errorf("create agent dir: %w", err)
-	}
 	if err := os.MkdirAll(filepath.Join(stateDir, info.Workspace), 0o700); err != nil {
 		return Info{}, fmt.Errorf("create workspace: %w", err)
+	}
+	// The agent dir is assembled under a temporary name and renamed into
+	// place, so a crash never leaves an agent dir without its agent.json.
+	if err := os.MkdirAll(agentsDir, 0o700); err != nil {
+		return Info{}, fmt.Errorf("create agents dir: %w", err)
+	}
+	tmp, err := os.MkdirTemp(agentsDir, ".new-")
+	if err != nil {
+		return Info{}, fmt.Errorf("create agent dir: %w", err)
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	if err := os.Mkdir(filepath.Join(tmp, "sessions"), 0o700); err != nil {
+		return Info{}, fmt.Errorf("create agent dir: %w", err)
 	}
 	data, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return Info{}, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "agent.json"), append(data, '\n')); err != nil {
+	if err := writeFileAtomic(filepath.Join(tmp, "agent.json"), append(data, '\n')); err != nil {
 		return Info{}, fmt.Errorf("write agent.json: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(agentsDir, info.ID)); err != nil {
+		return Info{}, fmt.Errorf("create agent dir: %w", err)
+	}
+	if err := syncDir(agentsDir); err != nil {
+		return Info{}, fmt.Errorf("create agent dir: %w", err)
 	}
 	return info, nil
 }
@@ -129,6 +147,10 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

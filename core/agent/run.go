@@ -13,6 +13,7 @@ import (
 	"github.com/genos-project/genos/core/policy"
 	"github.com/genos-project/genos/core/session"
 	"github.com/genos-project/genos/core/tools"
+	"github.com/genos-project/genos/core/vault"
 )
 
 // Provider is the model the loop talks to.
@@ -136,6 +137,11 @@ func (r *Runner) Run(ctx context.Context, run Run) (Result, error) {
 		} else {
 			err = run.Transcript.Append(writeCtx, rec)
 		}
+		if errors.Is(err, session.ErrIndexNotUpdated) {
+			// The record is durable; only the sessions index lags behind.
+			r.logger().Warn("session index not updated", "session", run.SessionKey, "err", err)
+			err = nil
+		}
 		if err != nil {
 			return fmt.Errorf("append to transcript: %w", err)
 		}
@@ -147,15 +153,32 @@ func (r *Runner) Run(ctx context.Context, run Run) (Result, error) {
 	// The user's record is written now and made durable by the run's next
 	// append (the reply, a tool call, or the error/abort marker), which
 	// saves one fsync per turn. The run is acknowledged only after that.
+	// History is read before the input is written, so a transcript that
+	// cannot be read at all fails the run without leaving an unanswered
+	// message behind. Unreadable lines in the middle (damage, a file from
+	// elsewhere) are skipped with a warning rather than blocking the
+	// session for good.
+	history, err := run.Transcript.Records()
+	if err != nil {
+		var le *session.LineError
+		if history == nil || !errors.As(err, &le) || errors.Is(err, vault.ErrLocked) {
+			return Result{}, fmt.Errorf("read transcript: %w", err)
+		}
+		r.logger().Warn("transcript has unreadable lines, continuing without them", "session", run.SessionKey, "err", err)
+	}
 	input := run.Input
 	input.Role = chat.RoleUser
+	if input.ID == "" {
+		input.ID = session.NewRecordID()
+	}
+	if input.Time.IsZero() {
+		input.Time = r.now()
+	}
+	input.RunID = run.ID
 	if err := write(input, false); err != nil {
 		return Result{}, err
 	}
-	history, err := run.Transcript.Records()
-	if err != nil {
-		return Result{}, fmt.Errorf("read transcript: %w", err)
-	}
+	history = append(history, input)
 	system, err := SystemPrompt(r.Info, r.Workspace, r.now())
 	if err != nil {
 		return Result{}, err

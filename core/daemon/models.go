@@ -83,6 +83,9 @@ func (m *modelSwitch) maybeReload() {
 	}
 }
 
+// configure builds the provider c describes and switches to it. When that
+// fails the current provider stays: a typo in genos.json must not take a
+// working gateway down.
 func (m *modelSwitch) configure(c config.Config, secrets *config.Secrets) error {
 	if !c.Configured() {
 		m.set(nil, "", "")
@@ -90,7 +93,6 @@ func (m *modelSwitch) configure(c config.Config, secrets *config.Secrets) error 
 	}
 	key, err := c.APIKey(secrets)
 	if err != nil {
-		m.set(nil, "", "")
 		return err
 	}
 	p, err := model.New(c.Model.Provider, model.Options{
@@ -101,7 +103,6 @@ func (m *modelSwitch) configure(c config.Config, secrets *config.Secrets) error 
 		Logger:     m.log,
 	})
 	if err != nil {
-		m.set(nil, "", "")
 		return err
 	}
 	m.set(p, c.Model.Provider, c.Model.Model)

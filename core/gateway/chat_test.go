@@ -11,6 +11,7 @@ import (
 
 	"github.com/genos-project/genos/core/api"
 	"github.com/genos-project/genos/core/chat"
+	"github.com/genos-project/genos/core/gateway"
 	"github.com/genos-project/genos/core/model/modeltest"
 )
 
@@ -312,5 +313,19 @@ func TestScopeOwnFiltersEvents(t *testing.T) {
 	}
 	if _, err := api.Dial(ctx, api.DialOptions{URL: e.url, Token: e.d.Token(), Scope: "bogus"}); !api.IsCode(err, api.CodeInvalidRequest) {
 		t.Fatalf("bad scope accepted: %v", err)
+	}
+}
+
+func TestTrimHistoryToBudget(t *testing.T) {
+	recs := make([]chat.Record, 10)
+	for i := range recs {
+		recs[i] = chat.Record{ID: fmt.Sprint(i), Content: strings.Repeat("x", 1000)}
+	}
+	got := gateway.TrimToBudget(recs, 3*1256)
+	if len(got) != 3 || got[0].ID != "7" {
+		t.Fatalf("kept %d records starting at %q, want the newest 3", len(got), got[0].ID)
+	}
+	if got := gateway.TrimToBudget(recs[:1], 10); len(got) != 1 {
+		t.Fatal("a single oversized record must still be returned")
 	}
 }

@@ -264,7 +264,13 @@ func (c *conn) enqueueOut(o outFrame) bool {
 		return false
 	default:
 		c.log.Warn("client too slow, dropping connection")
-		c.close("client too slow")
+		// CloseNow, not a close handshake: this runs on the broadcaster's
+		// goroutine (another session's run, the tick loop), which must not
+		// wait on a socket nobody reads.
+		c.closeOnce.Do(func() {
+			close(c.done)
+			_ = c.ws.CloseNow()
+		})
 		return false
 	}
 }

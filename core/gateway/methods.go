@@ -13,6 +13,9 @@ import (
 )
 
 const (
+	// historyBudget keeps a chat.history answer well inside a client's
+	// frame limit however large single records are.
+	historyBudget    = api.MaxFrameBytes / 2
 	maxMessageBytes  = 1 << 20
 	defaultHistory   = 100
 	maxHistory       = 1000
@@ -138,10 +141,17 @@ func (s *Server) chatHistory(ctx context.Context, c *conn, raw json.RawMessage) 
 	if errors.Is(err, session.ErrRecordNotFound) {
 		return nil, api.Errorf(api.CodeNotFound, "no record %q in this session", truncate(p.Before, 64))
 	}
+	if err != nil && recs == nil {
+		s.log.Error("read transcript", "session", key.String(), "err", err)
+		return nil, api.Errorf(api.CodeUnavailable, "the history of this session cannot be read right now; the gateway log has the details")
+	}
 	if err != nil {
 		// Unreadable lines are reported, but the readable records are
 		// still worth showing.
 		s.log.Warn("transcript has unreadable lines", "session", key.String(), "err", err)
+	}
+	if trimmed := trimToBudget(recs, historyBudget); len(trimmed) < len(recs) {
+		recs, more = trimmed, true
 	}
 	if recs != nil {
 		res.Records = recs
@@ -224,4 +234,22 @@ func (s *Server) modelsList(ctx context.Context, _ *conn, _ json.RawMessage) (an
 		out.Models = append(out.Models, api.ModelInfo{ID: modelName, Provider: provider, Default: true})
 	}
 	return out, nil
+}
+
+// trimToBudget keeps the newest records whose estimated encoded size fits
+// in budget (always at least one, which a record's own 1 MiB cap bounds).
+func trimToBudget(recs []chat.Record, budget int) []chat.Record {
+	total := 0
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := recs[i]
+		n := 256 + len(r.Content)
+		for _, c := range r.ToolCalls {
+			n += 64 + len(c.Arguments)
+		}
+		if total+n > budget && i < len(recs)-1 {
+			return recs[i+1:]
+		}
+		total += n
+	}
+	return recs
 }

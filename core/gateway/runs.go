@@ -12,8 +12,12 @@ import (
 	"github.com/genos-project/genos/core/agent"
 	"github.com/genos-project/genos/core/api"
 	"github.com/genos-project/genos/core/chat"
+	"github.com/genos-project/genos/core/model"
 	"github.com/genos-project/genos/core/session"
 )
+
+// maxRunTimeoutMs caps chat.send's timeoutMs (24 h).
+const maxRunTimeoutMs = 24 * 60 * 60 * 1000
 
 // idempotencyWindow is how long a repeated chat.send returns the first runId.
 const idempotencyWindow = 5 * time.Minute
@@ -63,6 +67,9 @@ func (t *runTable) claim(key string, now time.Time, newRun func() *runEntry) (id
 
 func (t *runTable) finish(id string) {
 	t.mu.Lock()
+	if r := t.runs[id]; r != nil {
+		r.cancel() // releases the run's context (and its timer)
+	}
 	delete(t.runs, id)
 	t.mu.Unlock()
 	t.wg.Done()
@@ -118,8 +125,8 @@ func (s *Server) chatSend(ctx context.Context, c *conn, raw json.RawMessage) (an
 		return nil, api.Errorf(api.CodeInvalidRequest, "message is not valid UTF-8")
 	case p.IdempotencyKey == "" || len(p.IdempotencyKey) > 128:
 		return nil, api.Errorf(api.CodeInvalidRequest, "idempotencyKey of 1 to 128 characters is required")
-	case p.TimeoutMs < 0:
-		return nil, api.Errorf(api.CodeInvalidRequest, "timeoutMs must not be negative")
+	case p.TimeoutMs < 0 || p.TimeoutMs > maxRunTimeoutMs:
+		return nil, api.Errorf(api.CodeInvalidRequest, "timeoutMs must be between 0 and %d (24 hours)", maxRunTimeoutMs)
 	case len(p.Attachments) > 0:
 		return nil, api.Errorf(api.CodeInvalidRequest, "attachments are not supported yet")
 	}
@@ -212,12 +219,21 @@ func (s *Server) execute(ctx context.Context, runID string, key session.Key, inp
 	}
 }
 
-// userMessage turns a run error into text for the person chatting.
+// userMessage turns a run error into text for the person chatting: model
+// errors are already written for them; anything else (a disk problem, a
+// broken transcript) gets a short explanation, with details in the log.
 func userMessage(err error) string {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return "The reply took too long and was stopped. Try again, or raise agent.runTimeoutSeconds."
+	var me *model.Error
+	switch {
+	case errors.As(err, &me):
+		return me.Error()
+	case errors.Is(err, agent.ErrMaxRounds):
+		return "The assistant kept calling tools without finishing, so the reply was stopped. Try rephrasing the request."
+	case errors.Is(err, context.DeadlineExceeded):
+		return "The reply took too long and was stopped. Try again, or raise agent.runTimeoutSeconds (or the request's timeout)."
+	default:
+		return "Genos could not complete this reply because of an internal problem; the gateway log has the details."
 	}
-	return err.Error()
 }
 
 func clip(s string, n int) string {

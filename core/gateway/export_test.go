@@ -1,0 +1,4 @@
+package gateway
+
+// TrimToBudget exposes trimToBudget to the external tests.
+var TrimToBudget = trimToBudget
