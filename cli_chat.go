@@ -37,7 +37,7 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		*sessionKey = "agent:" + st.DefaultAgent.ID + ":main"
 	}
-	in := bufio.NewReader(stdin)
+	in := newLineReader(stdin)
 	interactive := isTerminal(stdin)
 	s := &chatSession{c: c, key: *sessionKey, in: in, out: stdout, errw: stderr, interactive: interactive}
 
@@ -51,7 +51,11 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if interactive {
 			fmt.Fprint(stdout, "\n› ")
 		}
-		line, err := in.ReadString('\n')
+		line, err := in.read(ctx)
+		if ctx.Err() != nil {
+			fmt.Fprintln(stdout)
+			return nil // Ctrl-C at the prompt leaves
+		}
 		line = strings.TrimSpace(line)
 		if line == "/quit" || line == "/exit" {
 			return nil
@@ -81,7 +85,7 @@ func isTerminal(r io.Reader) bool {
 type chatSession struct {
 	c           *api.Client
 	key         string
-	in          *bufio.Reader
+	in          *lineReader
 	out, errw   io.Writer
 	interactive bool
 }
@@ -168,7 +172,7 @@ func (s *chatSession) askApproval(ctx context.Context, a api.Approval) error {
 		return nil
 	}
 	fmt.Fprint(s.errw, "Allow? [y]es once, [a]lways, [N]o: ")
-	line, _ := s.in.ReadString('\n')
+	line, _ := s.in.read(ctx) // Ctrl-C here denies
 	decision := api.DecisionDeny
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":
@@ -176,7 +180,7 @@ func (s *chatSession) askApproval(ctx context.Context, a api.Approval) error {
 	case "a", "always":
 		decision = api.DecisionAllowAlways
 	}
-	_, err := s.c.ApprovalsResolve(ctx, api.ApprovalsResolveParams{ID: a.ID, Decision: decision})
+	_, err := s.c.ApprovalsResolve(context.WithoutCancel(ctx), api.ApprovalsResolveParams{ID: a.ID, Decision: decision})
 	if api.IsCode(err, api.CodeNotFound) {
 		fmt.Fprintln(s.errw, "That approval was already answered or has expired.")
 		return nil
@@ -196,4 +200,44 @@ func newIdemKey() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// lineReader reads stdin lines on its own goroutine so that a prompt can
+// give up when ctx ends (Ctrl-C) instead of blocking in a read.
+type lineReader struct {
+	lines chan lineResult
+}
+
+type lineResult struct {
+	line string
+	err  error
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	l := &lineReader{lines: make(chan lineResult)}
+	br := bufio.NewReader(r)
+	go func() {
+		for {
+			line, err := br.ReadString('\n')
+			l.lines <- lineResult{line, err}
+			if err != nil {
+				close(l.lines)
+				return
+			}
+		}
+	}()
+	return l
+}
+
+// read returns the next line, io.EOF after the last, or ctx.Err().
+func (l *lineReader) read(ctx context.Context) (string, error) {
+	select {
+	case r, ok := <-l.lines:
+		if !ok {
+			return "", io.EOF
+		}
+		return r.line, r.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }

@@ -54,6 +54,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C asks for a graceful stop; once it has, a second one
+	// gets the default behaviour and ends the process at once.
+	context.AfterFunc(ctx, stop)
 
 	var err error
 	switch cmd {
