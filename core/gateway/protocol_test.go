@@ -215,3 +215,39 @@ func TestTokenFile(t *testing.T) {
 		t.Fatalf("a world-readable token must be refused with advice, got %v", err)
 	}
 }
+
+// A page whose DNS name resolves to 127.0.0.1 must not reach the gateway.
+func TestDNSRebindingHostRefused(t *testing.T) {
+	e := startEnv(t, false)
+	req, err := http.NewRequest("GET", "http://"+e.d.Addr()+"/health", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "evil.example:18789"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("foreign Host got %d, want 403", resp.StatusCode)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _, err = websocket.Dial(ctx, e.url, &websocket.DialOptions{Host: "evil.example:18789",
+		HTTPHeader: http.Header{"Origin": []string{"http://evil.example:18789"}}})
+	if err == nil {
+		t.Fatal("WebSocket with a foreign Host and matching Origin was accepted")
+	}
+	for _, host := range []string{"localhost", "127.0.0.1", "[::1]"} {
+		req.Host = host + ":18789"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("Host %s got %d", host, resp.StatusCode)
+		}
+	}
+}

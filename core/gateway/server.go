@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,7 +95,46 @@ func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", s.handleHealth)
 	mux.HandleFunc("/ws", s.handleWS)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.hostAllowed(r) {
+			http.Error(w, "forbidden host", http.StatusForbidden)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// hostAllowed defends a loopback gateway against DNS rebinding: a web page
+// whose name resolves to 127.0.0.1 reaches the port with its own name in
+// Host (and a matching Origin, which the WebSocket origin check accepts),
+// so requests over TCP must name a loopback host. A gateway deliberately
+// bound to another address serves whatever name clients use for it.
+func (s *Server) hostAllowed(r *http.Request) bool {
+	if _, _, err := net.SplitHostPort(r.RemoteAddr); err != nil {
+		return true // the in-memory listener: no network, no browser
+	}
+	if !isLoopbackAddr(s.opts.Listen) {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return isLoopbackHost(host)
+}
+
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && isLoopbackHost(host)
+}
+
+func isLoopbackHost(host string) bool {
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
