@@ -52,7 +52,14 @@ func runApp(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	go func() {
+		err := d.Run(ctx)
+		if err != nil {
+			log.Error("daemon stopped", "err", err)
+		}
+		done <- err
+		cancel() // a UI without its daemon could only show errors: quit it too
+	}()
 
 	uiErr := app.Run(ctx, app.Options{
 		Connect: func(ctx context.Context) (*api.Client, error) {
