@@ -269,6 +269,14 @@ func TestEndToEndExecApproval(t *testing.T) {
 		t.Fatalf("sessions after restart = %+v, %v", sl, err)
 	}
 	gw2.stop(t)
+
+	// The approval and the exec left a verifiable audit trail.
+	verify := exec.Command(genosBin, "audit", "verify")
+	verify.Env = append(os.Environ(), paths.EnvStateDir+"="+stateDir)
+	out, err := verify.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "intact: 3 records") {
+		t.Fatalf("genos audit verify: %v\n%s", err, out)
+	}
 }
 
 // TestSecondInstanceRefused checks the single-instance lock from the outside.

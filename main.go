@@ -32,6 +32,7 @@ Usage:
   genos status               show what the running gateway is doing
   genos approvals            list pending tool approvals
   genos approvals resolve ID allow-once|allow-always|deny
+  genos audit verify         check the tamper-evident audit log
   genos version              print the version
 
 Environment:
@@ -72,6 +73,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = runStatus(ctx, args, stdout)
 	case "approvals":
 		err = runApprovals(ctx, args, stdout)
+	case "audit":
+		err = runAudit(args, stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "genos %s\n", version)
 	case "help", "-h", "--help":

@@ -71,6 +71,17 @@ type Runner struct {
 	RunTimeout time.Duration
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// OnToolRun, when set, hears of every tool that actually ran (after
+	// the policy and any approval let it), for the audit log.
+	OnToolRun func(ToolRun)
+}
+
+// ToolRun describes one tool execution for OnToolRun.
+type ToolRun struct {
+	AgentID, SessionKey, RunID string
+	Tool, Category             string
+	Args                       json.RawMessage
+	IsError                    bool
 }
 
 // Run is one inbound message to process.
@@ -350,6 +361,10 @@ func (r *Runner) callTool(ctx context.Context, run Run, call chat.ToolCall, emit
 		SessionKey: run.SessionKey,
 		RunID:      run.ID,
 	}, call.Arguments)
+	if r.OnToolRun != nil {
+		r.OnToolRun(ToolRun{AgentID: r.Info.ID, SessionKey: run.SessionKey, RunID: run.ID, Tool: tool.Name,
+			Category: string(tool.Category), Args: call.Arguments, IsError: err != nil || out.IsError})
+	}
 	if err != nil {
 		r.logger().Warn("tool failed", "agent", r.Info.ID, "tool", tool.Name, "err", err)
 		return fail("The tool failed: " + err.Error())

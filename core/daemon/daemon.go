@@ -15,6 +15,7 @@ import (
 
 	"github.com/genos-project/genos/core/agent"
 	"github.com/genos-project/genos/core/api"
+	"github.com/genos-project/genos/core/audit"
 	"github.com/genos-project/genos/core/config"
 	"github.com/genos-project/genos/core/gateway"
 	"github.com/genos-project/genos/core/paths"
@@ -57,6 +58,7 @@ type Daemon struct {
 	token     string
 	tcp       net.Listener
 	info      agent.Info
+	audit     *audit.Log
 }
 
 // New takes the state dir's instance lock and builds the daemon. A missing
@@ -97,6 +99,13 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	key, err := auditKey(secrets)
+	if err != nil {
+		return nil, err
+	}
+	if d.audit, err = audit.Open(AuditFile(o.StateDir), key, audit.PlainCodec{}); err != nil {
+		return nil, fmt.Errorf("open the audit log: %w (genos audit verify tells what is wrong with it)", err)
+	}
 	if d.db, err = store.Open(ctx, paths.DBFile(o.StateDir)); err != nil {
 		return nil, err
 	}
@@ -106,7 +115,10 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	}
 	d.sessions = session.NewManager(o.StateDir, d.db, session.PlainCodec{})
 	d.queue = session.NewQueue(8)
-	d.models = &modelSwitch{log: d.log, cfgPath: cfgPath, secretsPath: paths.SecretsFile(o.StateDir)}
+	d.models = &modelSwitch{log: d.log, cfgPath: cfgPath, secretsPath: paths.SecretsFile(o.StateDir),
+		onReload: func(c config.Config) {
+			d.record(audit.EventConfigChanged, map[string]string{"what": "model", "provider": c.Model.Provider, "model": c.Model.Model})
+		}}
 	if err := d.models.configure(c, secrets); err != nil {
 		// A broken model setting must not keep the gateway from starting:
 		// the user fixes it through setup, which needs a running daemon.
@@ -140,6 +152,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	}
 	var gw *gateway.Server
 	d.approvals = policy.NewApprovals(time.Duration(c.Agent.ApprovalTimeoutSeconds)*time.Second, func(e policy.Event) {
+		d.auditApproval(e)
 		if gw != nil {
 			gw.NotifyApproval(e)
 		}
@@ -153,6 +166,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		MaxRounds:  c.Agent.MaxRounds,
 		RunTimeout: time.Duration(c.Agent.RunTimeoutSeconds) * time.Second,
 		Logger:     d.log.With("agent", d.info.ID),
+		OnToolRun:  d.auditToolRun,
 	}
 	listen := o.Listen
 	if listen == "" {
@@ -181,6 +195,9 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Queue:        d.queue,
 		Logger:       d.log,
 		TickInterval: time.Duration(c.Gateway.TickSeconds) * time.Second,
+		OnAuthFailure: func(remote, client string) {
+			d.record(audit.EventGatewayAuthFailed, map[string]string{"remote": remote, "client": client})
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -213,6 +230,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 // Close releases what New acquired. Call it after Run returns.
 func (d *Daemon) Close() error {
 	var errs []error
+	if d.audit != nil {
+		errs = append(errs, d.audit.Close())
+	}
 	if d.sessions != nil {
 		errs = append(errs, d.sessions.Close())
 	}
@@ -260,7 +280,7 @@ func (d *Daemon) ApplySetup(_ context.Context, s Setup) error {
 	if err := SaveSetup(d.opts.StateDir, s); err != nil {
 		return err
 	}
-	return d.models.reload()
+	return d.models.reload() // audited through onReload
 }
 
 // writeAddr atomically replaces path with addr.

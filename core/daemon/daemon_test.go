@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/genos-project/genos/core/agent"
+	"github.com/genos-project/genos/core/audit"
 	"github.com/genos-project/genos/core/config"
 	"github.com/genos-project/genos/core/model/modeltest"
 	"github.com/genos-project/genos/core/paths"
+	"github.com/genos-project/genos/core/policy"
 )
 
 func newDaemon(t *testing.T, dir string) *Daemon {
@@ -38,7 +42,9 @@ func TestSetupSwitchesModelWithoutRestart(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "model.model") || !strings.Contains(err.Error(), "baseUrl") {
 		t.Fatalf("want every problem reported, got %v", err)
 	}
-	if _, err := os.Stat(paths.SecretsFile(dir)); !errors.Is(err, os.ErrNotExist) {
+	if sec, err := config.OpenSecrets(paths.SecretsFile(dir)); err != nil {
+		t.Fatal(err)
+	} else if _, ok := sec.Get(apiKeyRef); ok {
 		t.Fatal("a rejected setup stored its key")
 	}
 
@@ -83,8 +89,12 @@ func TestSaveSetupOffline(t *testing.T) {
 	if d.NeedsSetup() {
 		t.Fatal("a saved setup should configure the next start")
 	}
-	if _, err := os.Stat(paths.SecretsFile(dir)); !errors.Is(err, os.ErrNotExist) {
-		t.Fatal("no key was given, so no secrets file should exist")
+	sec, err := config.OpenSecrets(paths.SecretsFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := sec.Get(apiKeyRef); ok {
+		t.Fatal("no key was given, so none should be stored")
 	}
 }
 
@@ -132,4 +142,49 @@ func TestSetupFromAnotherProcessIsPickedUp(t *testing.T) {
 	if _, _, m, _ := d.models.Current(); m != "llama3.2" {
 		t.Fatalf("model = %q", m)
 	}
+}
+
+func TestAuditRecordsSetupApprovalsAndAuthFailures(t *testing.T) {
+	dir := t.TempDir()
+	d := newDaemon(t, dir)
+	srv := modeltest.New()
+	defer srv.Close()
+	if err := d.ApplySetup(context.Background(), Setup{Provider: "openai", BaseURL: srv.URL(), Model: "m1"}); err != nil {
+		t.Fatal(err)
+	}
+	d.auditApproval(policy.Event{Kind: policy.EventResolved, Decision: policy.DecisionDeny,
+		Request: policy.Request{ID: "ap_1", Tool: "exec", SessionKey: "agent:x:main", AgentID: "x"}})
+	d.auditToolRun(agent.ToolRun{Tool: "exec", Category: "exec", Args: []byte(`{"command":"ls"}`)})
+	d.auditToolRun(agent.ToolRun{Tool: "read", Category: "read"}) // not audited
+	d.Close()
+
+	res, err := VerifyAudit(dir)
+	if err != nil || !res.OK() {
+		t.Fatalf("verify: %+v, %v", res, err)
+	}
+	recs, errs := audit.ReadRecords(mustOpenFile(t, AuditFile(dir)), audit.PlainCodec{})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var events []string
+	for _, r := range recs {
+		events = append(events, r.Event)
+	}
+	want := []string{audit.EventConfigChanged, audit.EventApprovalDecided, audit.EventExecRun}
+	if !slices.Equal(events, want) {
+		t.Fatalf("audit events = %v, want %v", events, want)
+	}
+	if recs[1].Fields["decision"] != "deny" || recs[2].Fields["args"] != `{"command":"ls"}` {
+		t.Fatalf("fields: %+v / %+v", recs[1].Fields, recs[2].Fields)
+	}
+}
+
+func mustOpenFile(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }

@@ -22,6 +22,8 @@ type modelSwitch struct {
 	log         *slog.Logger
 	cfgPath     string
 	secretsPath string
+	// onReload hears of a model configuration picked up from disk.
+	onReload func(config.Config)
 
 	mu       sync.RWMutex
 	provider model.Provider
@@ -53,7 +55,13 @@ func (m *modelSwitch) reload() error {
 	m.checkMu.Lock()
 	m.modTime = st.ModTime()
 	m.checkMu.Unlock()
-	return m.configure(*c, secrets)
+	if err := m.configure(*c, secrets); err != nil {
+		return err
+	}
+	if m.onReload != nil {
+		m.onReload(*c)
+	}
+	return nil
 }
 
 // maybeReload reloads when the config file changed since the last look.

@@ -197,6 +197,9 @@ func (c *conn) handshake(ctx context.Context, nonce string) bool {
 	if c.s.opts.Token != "" && !tokenEqual(p.Auth.Token, c.s.opts.Token) {
 		c.s.auth.fail(c.remote)
 		c.log.Warn("gateway auth failed", "remote", c.remote, "client", p.Client.ID)
+		if c.s.opts.OnAuthFailure != nil {
+			c.s.opts.OnAuthFailure(c.remote, truncate(p.Client.ID, 64))
+		}
 		return fail(f.ID, api.Errorf(api.CodeUnauthorized, "invalid gateway token"), "unauthorized")
 	}
 	switch p.Scope {

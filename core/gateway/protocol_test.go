@@ -12,6 +12,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/genos-project/genos/core/api"
+	"github.com/genos-project/genos/core/audit"
+	"github.com/genos-project/genos/core/daemon"
 	"github.com/genos-project/genos/core/gateway"
 )
 
@@ -99,6 +101,22 @@ func TestBadTokenIsRateLimited(t *testing.T) {
 	}
 	ws, _ := e.raw(t)
 	wantErrorCode(t, readResponse(t, ws), api.CodeRateLimited)
+
+	f, err := os.Open(daemon.AuditFile(e.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, errs := audit.ReadRecords(f, audit.PlainCodec{})
+	n := 0
+	for _, r := range recs {
+		if r.Event == audit.EventGatewayAuthFailed && r.Fields["remote"] == "127.0.0.1" {
+			n++
+		}
+	}
+	if len(errs) > 0 || n != 10 {
+		t.Fatalf("audit log has %d auth failures (errors %v), want 10", n, errs)
+	}
 }
 
 func TestGarbageFramesKeepConnection(t *testing.T) {

@@ -49,6 +49,9 @@ type Options struct {
 	TickInterval time.Duration // 0 = 30s
 	// SetupHint is shown to a user who chats before configuring a model.
 	SetupHint string
+	// OnAuthFailure, when set, hears of every connect with a bad token,
+	// for the audit log.
+	OnAuthFailure func(remote, client string)
 }
 
 // Server is the gateway. Create it with New, serve it with Serve.
