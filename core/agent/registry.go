@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"time"
+
+	"github.com/genos-project/genos/core/durable"
 )
 
 // Info is what agent.json holds for one agent.
@@ -86,13 +88,13 @@ func LoadOrCreate(stateDir, name string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	if err := writeFileAtomic(filepath.Join(tmp, "agent.json"), append(data, '\n')); err != nil {
+	if err := durable.WriteFile(filepath.Join(tmp, "agent.json"), append(data, '\n'), 0o600); err != nil {
 		return Info{}, fmt.Errorf("write agent.json: %w", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(agentsDir, info.ID)); err != nil {
 		return Info{}, fmt.Errorf("create agent dir: %w", err)
 	}
-	if err := syncDir(agentsDir); err != nil {
+	if err := durable.SyncDir(agentsDir); err != nil {
 		return Info{}, fmt.Errorf("create agent dir: %w", err)
 	}
 	return info, nil
@@ -116,45 +118,4 @@ func readInfo(path string) (Info, error) {
 		return Info{}, fmt.Errorf("parse %s: name and a relative workspace inside the state dir are required", path)
 	}
 	return info, nil
-}
-
-// writeFileAtomic writes data to path through a temp file in the same
-// directory, fsyncs it, renames it over path and fsyncs the directory, so a
-// crash leaves either the old or the new file.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

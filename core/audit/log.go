@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/genos-project/genos/core/durable"
 )
 
 // Log is an open audit log. It is safe for concurrent use; appends are
@@ -53,21 +53,9 @@ func Open(path string, key []byte, codec LineCodec) (*Log, error) {
 	if codec == nil {
 		return nil, fmt.Errorf("open audit log %s: nil codec", path)
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("open audit log %s: %w", path, err)
-	}
-	f, created, err := openOrCreate(path)
+	f, _, err := durable.OpenAppendOnly(path)
 	if err != nil {
 		return nil, fmt.Errorf("open audit log %s: %w", path, err)
-	}
-	if created {
-		// Make the new directory entry durable, or a crash could lose the
-		// file along with records whose Append already returned.
-		if err := syncDir(dir); err != nil {
-			_ = f.Close()
-			return nil, fmt.Errorf("open audit log %s: %w", path, err)
-		}
 	}
 	l := &Log{path: path, codec: codec, now: time.Now, key: bytes.Clone(key), f: f}
 	if err := l.recoverTail(); err != nil {
@@ -76,39 +64,6 @@ func Open(path string, key []byte, codec LineCodec) (*Log, error) {
 		return nil, fmt.Errorf("open audit log %s: %w", path, err)
 	}
 	return l, nil
-}
-
-func openOrCreate(path string) (*os.File, bool, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		return f, true, nil
-	}
-	if !errors.Is(err, os.ErrExist) {
-		return nil, false, err
-	}
-	f, err = os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return nil, false, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		_ = f.Close()
-		return nil, false, err
-	}
-	if !fi.Mode().IsRegular() {
-		_ = f.Close()
-		return nil, false, errors.New("not a regular file")
-	}
-	return f, false, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	return errors.Join(err, d.Close())
 }
 
 // recoverTail finds the last good record to continue the chain from. If the
@@ -159,7 +114,7 @@ func (l *Log) findTail(size int64) (int64, string, error) {
 		if _, err := l.f.ReadAt(last[:], size-1); err != nil {
 			return 0, "", err
 		}
-		nl, err := lastNewline(l.f, size-1)
+		nl, err := durable.LastNewline(l.f, size-1)
 		if err != nil {
 			return 0, "", err
 		}
@@ -191,23 +146,6 @@ func (l *Log) findTail(size int64) (int64, string, error) {
 		break
 	}
 	return size, reason, nil
-}
-
-// lastNewline returns the offset of the last '\n' before end, or -1.
-func lastNewline(f *os.File, end int64) (int64, error) {
-	buf := make([]byte, 64<<10)
-	for end > 0 {
-		n := min(int64(len(buf)), end)
-		off := end - n
-		if _, err := f.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
-			return 0, err
-		}
-		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
-			return off + int64(i), nil
-		}
-		end = off
-	}
-	return -1, nil
 }
 
 // Path returns the log's file path.

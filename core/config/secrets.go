@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/genos-project/genos/core/durable"
 )
 
 // maxSecretLen bounds one secret value; API keys and tokens are far shorter.
@@ -142,7 +144,7 @@ func (s *Secrets) update(fn func(map[string]string)) error {
 	if err != nil {
 		return fmt.Errorf("encode secrets: %w", err)
 	}
-	if err := writeFileAtomic(s.path, append(data, '\n'), 0o600); err != nil {
+	if err := durable.WriteFile(s.path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save secrets: %w", err)
 	}
 	s.values = next

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 
 	"github.com/genos-project/genos/core/chat"
+	"github.com/genos-project/genos/core/durable"
 )
 
 // ErrClosed is returned by calls on a closed transcript, session or manager.
@@ -55,21 +55,9 @@ func OpenTranscript(path string, codec LineCodec) (*Transcript, error) {
 	if codec == nil {
 		return nil, errors.New("open transcript: nil codec")
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("open transcript %s: %w", path, err)
-	}
-	f, created, err := openOrCreate(path)
+	f, _, err := durable.OpenAppendOnly(path)
 	if err != nil {
 		return nil, fmt.Errorf("open transcript %s: %w", path, err)
-	}
-	if created {
-		// Make the new directory entry durable, or a crash could lose the
-		// file along with records whose Append already returned.
-		if err := syncDir(dir); err != nil {
-			_ = f.Close()
-			return nil, fmt.Errorf("open transcript %s: %w", path, err)
-		}
 	}
 	t := &Transcript{path: path, codec: codec, f: f}
 	if err := t.repair(); err != nil {
@@ -77,39 +65,6 @@ func OpenTranscript(path string, codec LineCodec) (*Transcript, error) {
 		return nil, fmt.Errorf("open transcript %s: %w", path, err)
 	}
 	return t, nil
-}
-
-func openOrCreate(path string) (*os.File, bool, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		return f, true, nil
-	}
-	if !errors.Is(err, os.ErrExist) {
-		return nil, false, err
-	}
-	f, err = os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return nil, false, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		_ = f.Close()
-		return nil, false, err
-	}
-	if !fi.Mode().IsRegular() {
-		_ = f.Close()
-		return nil, false, errors.New("not a regular file")
-	}
-	return f, false, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	return errors.Join(err, d.Close())
 }
 
 // repair cuts off what a crash can leave behind: an unterminated last line
@@ -167,7 +122,7 @@ func (t *Transcript) lastGoodEnd(size int64) (end int64, terminate bool, err err
 	if !unterminated {
 		lineEnd = size - 1
 	}
-	nl, err := lastNewline(t.f, lineEnd)
+	nl, err := durable.LastNewline(t.f, lineEnd)
 	if err != nil {
 		return 0, false, err
 	}
@@ -193,26 +148,6 @@ func (t *Transcript) lastGoodEnd(size int64) (end int64, terminate bool, err err
 		}
 	}
 	return start, false, nil
-}
-
-// lastNewline returns the offset of the last '\n' before end, or -1.
-func lastNewline(f *os.File, end int64) (int64, error) {
-	buf := make([]byte, 64<<10)
-	for end > 0 {
-		n := int64(len(buf))
-		if n > end {
-			n = end
-		}
-		off := end - n
-		if _, err := f.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
-			return 0, err
-		}
-		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
-			return off + int64(i), nil
-		}
-		end = off
-	}
-	return -1, nil
 }
 
 // Repaired returns how many bytes of torn tail OpenTranscript truncated.
