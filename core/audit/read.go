@@ -1,10 +1,11 @@
 package audit
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/genos-project/genos/core/durable"
 )
 
 // MaxLineLen is the longest stored line, in bytes without the newline, that
@@ -42,7 +43,7 @@ func ReadRecords(r io.Reader, codec LineCodec) ([]Record, []error) {
 	)
 	lr := newLineReader(r)
 	for n := 1; ; n++ {
-		line, _, err := lr.next()
+		line, _, err := lr.Next()
 		switch {
 		case errors.Is(err, io.EOF):
 			return recs, errs
@@ -65,51 +66,7 @@ func ReadRecords(r io.Reader, codec LineCodec) ([]Record, []error) {
 	}
 }
 
-// lineReader yields '\n'-terminated lines (the last may be unterminated)
-// without ever buffering more than MaxLineLen bytes of one line.
-type lineReader struct {
-	br  *bufio.Reader
-	buf []byte
-}
-
-func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(r, 64<<10)}
-}
-
-// next returns the next line without its '\n' and whether it had one; io.EOF
-// at the end; errLineTooLong after skipping past an overlong line. The
-// returned slice is valid until the next call.
-func (lr *lineReader) next() ([]byte, bool, error) {
-	lr.buf = lr.buf[:0]
-	tooLong := false
-	for {
-		frag, err := lr.br.ReadSlice('\n')
-		if !tooLong {
-			if len(lr.buf)+len(frag) > MaxLineLen+1 { // +1: the '\n' itself
-				tooLong = true
-				lr.buf = lr.buf[:0]
-			} else {
-				lr.buf = append(lr.buf, frag...)
-			}
-		}
-		switch {
-		case err == nil:
-			if tooLong {
-				return nil, true, errLineTooLong
-			}
-			return lr.buf[:len(lr.buf)-1], true, nil
-		case errors.Is(err, bufio.ErrBufferFull):
-			continue
-		case errors.Is(err, io.EOF):
-			if tooLong || len(lr.buf) > MaxLineLen {
-				return nil, false, errLineTooLong
-			}
-			if len(lr.buf) == 0 {
-				return nil, false, io.EOF
-			}
-			return lr.buf, false, nil
-		default:
-			return nil, false, err
-		}
-	}
+// newLineReader reads lines of at most MaxLineLen bytes.
+func newLineReader(r io.Reader) *durable.LineReader {
+	return durable.NewLineReader(r, MaxLineLen, errLineTooLong)
 }

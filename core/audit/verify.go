@@ -97,7 +97,7 @@ func verify(r io.Reader, key []byte, codec LineCodec, anchor *Anchor) (VerifyRes
 	lr := newLineReader(r)
 	n := 1
 	for ; ; n++ {
-		line, terminated, err := lr.next()
+		line, terminated, err := lr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -9,6 +8,7 @@ import (
 	"io"
 
 	"github.com/genos-project/genos/core/chat"
+	"github.com/genos-project/genos/core/durable"
 )
 
 // MaxLineLen is the longest transcript line, in bytes without the newline,
@@ -57,7 +57,7 @@ func ReadRecords(r io.Reader, codec LineCodec) ([]chat.Record, []error) {
 	)
 	lr := newLineReader(r)
 	for n := 1; ; n++ {
-		line, err := lr.next()
+		line, _, err := lr.Next()
 		if errors.Is(err, io.EOF) {
 			return recs, errs
 		}
@@ -135,50 +135,7 @@ func encodeRecord(rec chat.Record, codec LineCodec) ([]byte, error) {
 	return append(line, '\n'), nil
 }
 
-// lineReader yields '\n'-terminated lines (the last may be unterminated)
-// without ever buffering more than MaxLineLen bytes of one line.
-type lineReader struct {
-	br  *bufio.Reader
-	buf []byte
-}
-
-func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(r, 64<<10)}
-}
-
-// next returns the next line without its '\n', io.EOF at the end, or
-// errLineTooLong after skipping past an overlong line.
-func (lr *lineReader) next() ([]byte, error) {
-	lr.buf = lr.buf[:0]
-	tooLong := false
-	for {
-		frag, err := lr.br.ReadSlice('\n')
-		if !tooLong {
-			if len(lr.buf)+len(frag) > MaxLineLen+1 { // +1: the '\n' itself
-				tooLong = true
-				lr.buf = lr.buf[:0]
-			} else {
-				lr.buf = append(lr.buf, frag...)
-			}
-		}
-		switch {
-		case err == nil:
-			if tooLong {
-				return nil, errLineTooLong
-			}
-			return lr.buf[:len(lr.buf)-1], nil
-		case errors.Is(err, bufio.ErrBufferFull):
-			continue
-		case errors.Is(err, io.EOF):
-			if tooLong || len(lr.buf) > MaxLineLen {
-				return nil, errLineTooLong
-			}
-			if len(lr.buf) == 0 {
-				return nil, io.EOF
-			}
-			return lr.buf, nil
-		default:
-			return nil, err
-		}
-	}
+// newLineReader reads lines of at most MaxLineLen bytes.
+func newLineReader(r io.Reader) *durable.LineReader {
+	return durable.NewLineReader(r, MaxLineLen, errLineTooLong)
 }
