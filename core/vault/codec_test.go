@@ -122,17 +122,6 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// parseAny parses any of the three forms.
-func parseAny(b []byte) (*envelope, error) {
-	switch {
-	case bytes.HasPrefix(b, []byte(linePrefix)):
-		return parseLine(b)
-	case bytes.HasPrefix(b, []byte(inlinePrefix)):
-		return parseInline(b)
-	}
-	return parseFile(b)
-}
-
 // TestCorrupted damages a file Genos wrote in every way the format allows
 // and checks that ReadFile reports it as corrupted, names the file and
 // returns no data.

@@ -33,6 +33,13 @@ var ErrNoVault = errors.New("no vault")
 // creating over it would make every sealed file unreadable.
 var ErrExists = errors.New("vault already exists")
 
+// ErrRekeyPending is returned by BeginRekey while another rekey has been
+// begun and not finished; continue that one with ResumeRekey.
+var ErrRekeyPending = errors.New("vault rekey already in progress")
+
+// ErrNoRekey is returned by ResumeRekey and Finish when no rekey is pending.
+var ErrNoRekey = errors.New("no vault rekey in progress")
+
 // corrupt returns an ErrCorrupted error with a reason.
 func corrupt(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrCorrupted, fmt.Sprintf(format, args...))

@@ -61,8 +61,12 @@ func newPRF(passphrase []byte) (*prf, error) {
 	return &prf{inner: inner, outer: outer}, nil
 }
 
-// destroy zeroes both states. The prf must not be used afterwards.
+// destroy zeroes both states. The prf must not be used afterwards. A nil prf
+// is ignored.
 func (p *prf) destroy() {
+	if p == nil {
+		return
+	}
 	clear(p.inner)
 	clear(p.outer)
 }

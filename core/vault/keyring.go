@@ -15,12 +15,34 @@ const maxOtherKeys = 1024
 // keyring is everything an unlocked vault knows: the HMAC states keyed with the
 // passphrase, the key for the vault's current salt and keys for other salts
 // met while unlocked. It is replaced, never reused, across lock/unlock.
+//
+// prf and current change only at BeginRekey, and old is dropped only at
+// Finish, both under the vault's write lock; everything else reads them under
+// the read lock.
 type keyring struct {
 	prf     *prf
 	current *Key
+	// old holds the replaced passphrase's HMAC states and key while a rekey
+	// is pending, so that everything sealed before it still opens until it
+	// has been re-sealed; nil otherwise.
+	old *retired
 
 	mu     sync.Mutex // guards others
 	others map[[saltLen]byte]*Key
+}
+
+// retired is the passphrase and key a pending rekey replaces.
+type retired struct {
+	prf *prf
+	key *Key
+}
+
+func (r *retired) destroy() {
+	if r == nil {
+		return
+	}
+	r.prf.destroy()
+	r.key.Destroy()
 }
 
 func newKeyring(p *prf, current *Key) *keyring {
@@ -31,6 +53,9 @@ func newKeyring(p *prf, current *Key) *keyring {
 func (kr *keyring) cached(salt [saltLen]byte) *Key {
 	if salt == kr.current.salt {
 		return kr.current
+	}
+	if kr.old != nil && salt == kr.old.key.salt {
+		return kr.old.key
 	}
 	kr.mu.Lock()
 	defer kr.mu.Unlock()
@@ -54,20 +79,53 @@ func (kr *keyring) store(k *Key) (*Key, bool) {
 	return k, true
 }
 
-// destroy zeroes every key and the HMAC states. The caller guarantees no one
-// is still using the keyring (the vault holds its write lock).
-func (kr *keyring) destroy() {
-	if kr == nil {
-		return
+// prfs returns the HMAC states to derive keys for an unknown salt with, in
+// the order to try them. While a rekey is pending an envelope under another
+// salt may come from either passphrase; the old one goes first because what
+// is read during a rekey is mostly what is being re-sealed.
+func (kr *keyring) prfs() []*prf {
+	if kr.old != nil {
+		return []*prf{kr.old.prf, kr.prf}
 	}
-	kr.prf.destroy()
-	kr.current.Destroy()
+	return []*prf{kr.prf}
+}
+
+// ownSalt reports whether salt is one this keyring seals with or sealed with
+// before a pending rekey, so that a failed tag under it means damage.
+func (kr *keyring) ownSalt(salt [saltLen]byte) bool {
+	return salt == kr.current.salt || kr.old != nil && salt == kr.old.key.salt
+}
+
+// retire ends a rekey in memory: it zeroes the old passphrase's states and
+// key, and every cached key for another salt, since some were derived from
+// the old passphrase (the others are derived again on demand). The caller
+// holds the vault's write lock.
+func (kr *keyring) retire() {
+	kr.old.destroy()
+	kr.old = nil
+	kr.dropOthers()
+}
+
+func (kr *keyring) dropOthers() {
 	kr.mu.Lock()
 	defer kr.mu.Unlock()
 	for salt, k := range kr.others {
 		k.Destroy()
 		delete(kr.others, salt)
 	}
+}
+
+// destroy zeroes every key and the HMAC states. The caller guarantees no one
+// is still using the keyring (the vault holds its write lock). It tolerates a
+// keyring that was only partly filled in.
+func (kr *keyring) destroy() {
+	if kr == nil {
+		return
+	}
+	kr.prf.destroy()
+	kr.current.Destroy()
+	kr.old.destroy()
+	kr.dropOthers()
 }
 
 // Format keeps key material out of any printed value.

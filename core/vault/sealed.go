@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -50,29 +51,48 @@ func (v *Vault) open(b []byte, parse func([]byte) (*envelope, error)) ([]byte, e
 // caching) it first if this salt has not been seen since Unlock. The caller
 // holds the read lock.
 func (v *Vault) openEnvelope(kr *keyring, e *envelope) ([]byte, error) {
-	k := kr.cached(e.salt)
-	keep := true
-	if k == nil {
-		derived, err := v.derive(kr.prf, e.salt)
-		if err != nil {
-			return nil, err
+	if k := kr.cached(e.salt); k != nil {
+		pt, err := k.open(e)
+		return pt, authError(kr, e, err)
+	}
+	prfs := kr.prfs()
+	var err error
+	for _, p := range prfs {
+		k, derr := v.derive(p, e.salt)
+		if derr != nil {
+			return nil, derr
 		}
-		k, keep = kr.store(derived)
-	}
-	pt, err := k.open(e)
-	if !keep {
-		k.Destroy()
-	}
-	if errors.Is(err, ErrAuthFailed) {
-		// The passphrase is known good (it opened vault.check), so under the
-		// vault's own salt a failed tag means damaged or altered data. Under
-		// another salt the file may also come from another passphrase.
-		if e.salt == kr.current.salt {
-			return nil, fmt.Errorf("%w: %w: data altered or damaged", ErrCorrupted, ErrAuthFailed)
+		var pt []byte
+		pt, err = k.open(e)
+		// With one passphrase the key is right even if the tag fails, so it
+		// is cached: re-reading a damaged file costs no PBKDF2. With two,
+		// only the key that opened is known to belong to this salt.
+		if err == nil || len(prfs) == 1 {
+			if _, kept := kr.store(k); !kept {
+				k.Destroy()
+			}
+		} else {
+			k.Destroy()
 		}
-		return nil, fmt.Errorf("%w: %w: data altered or sealed with another passphrase", ErrCorrupted, ErrAuthFailed)
+		if err == nil {
+			return pt, nil
+		}
 	}
-	return pt, err
+	return nil, authError(kr, e, err)
+}
+
+// authError explains a failed tag. The passphrase is known good (it opened
+// vault.check), so under the vault's own salt a failed tag means damaged or
+// altered data. Under another salt the data may also come from another
+// passphrase.
+func authError(kr *keyring, e *envelope, err error) error {
+	if !errors.Is(err, ErrAuthFailed) {
+		return err
+	}
+	if kr.ownSalt(e.salt) {
+		return fmt.Errorf("%w: %w: data altered or damaged", ErrCorrupted, ErrAuthFailed)
+	}
+	return fmt.Errorf("%w: %w: data altered or sealed with another passphrase", ErrCorrupted, ErrAuthFailed)
 }
 
 // SealFile seals plaintext in file form under the vault's current key.
@@ -98,6 +118,18 @@ func (v *Vault) SealInline(plaintext []byte) ([]byte, error) {
 
 // OpenInline opens an inline-form envelope.
 func (v *Vault) OpenInline(value []byte) ([]byte, error) { return v.open(value, parseInline) }
+
+// parseAny parses an envelope in whichever form its prefix names (file form,
+// or GenosOS's bare object, by default).
+func parseAny(b []byte) (*envelope, error) {
+	switch {
+	case bytes.HasPrefix(b, []byte(linePrefix)):
+		return parseLine(b)
+	case bytes.HasPrefix(b, []byte(inlinePrefix)):
+		return parseInline(b)
+	}
+	return parseFile(b)
+}
 
 // WriteFile seals plaintext in file form and replaces path with it
 // atomically: a temp file (0600) in the same directory is written and fsynced,

@@ -30,6 +30,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock drives auto-lock. Nil uses the system clock.
 	Clock Clock
+
+	// kdf replaces PBKDF2 in tests that need many unlocks; nil is PBKDF2.
+	kdf func(p *prf, salt [saltLen]byte) (*Key, error)
 }
 
 // Vault is the lock state machine around the keys of one vault directory.
@@ -49,6 +52,10 @@ type Vault struct {
 	kdf      func(p *prf, salt [saltLen]byte) (*Key, error)
 	kdfCalls atomic.Int64
 
+	// rekeyMu serialises Unlock with the rekey steps, which read and write
+	// vault.check and the rekey journal: an Unlock that read the old check
+	// and then found the journal gone would unlock with a retired key.
+	rekeyMu sync.Mutex
 	// trans serialises lock/unlock transitions with their notifications, so
 	// listeners see them in the order they happened.
 	trans sync.Mutex
@@ -81,6 +88,9 @@ func newVault(dir string, opts Options) *Vault {
 	if v.clock == nil {
 		v.clock = systemClock{}
 	}
+	if opts.kdf != nil {
+		v.kdf = opts.kdf
+	}
 	v.base = v.clock.Now()
 	v.idle.Store(int64(DefaultIdleTimeout))
 	return v
@@ -88,7 +98,7 @@ func newVault(dir string, opts Options) *Vault {
 
 // Create makes a new vault in dir (created 0700 if missing) with a fresh
 // random salt and passphrase, and returns it unlocked. It refuses, with
-// ErrExists, to replace an existing vault. The caller keeps ownership of
+// ErrExists, to replace an existing vault (or a rekey journal left in dir). The caller keeps ownership of
 // passphrase and should clear it.
 func Create(dir string, passphrase []byte, opts Options) (*Vault, error) {
 	if len(passphrase) == 0 {
@@ -98,8 +108,10 @@ func Create(dir string, passphrase []byte, opts Options) (*Vault, error) {
 		return nil, fmt.Errorf("create vault: %w", err)
 	}
 	path := filepath.Join(dir, CheckFile)
-	if _, err := os.Lstat(path); err == nil {
-		return nil, fmt.Errorf("create vault in %s: %w", dir, ErrExists)
+	for _, name := range []string{CheckFile, RekeyFile} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			return nil, fmt.Errorf("create vault in %s: %s: %w", dir, name, ErrExists)
+		}
 	}
 	v := newVault(dir, opts)
 	p, err := newPRF(passphrase)
@@ -170,37 +182,71 @@ func (v *Vault) derive(p *prf, salt [saltLen]byte) (*Key, error) {
 // value returns ErrWrongPassphrase and changes nothing (an unlocked vault
 // stays unlocked with its old keys). The passphrase itself is not kept; the
 // caller keeps ownership of it and should clear it.
+//
+// While a rekey is pending (RekeyPending), either the old or the new
+// passphrase unlocks, and the vault comes up as BeginRekey left it: sealing
+// under the new key, opening under both. ResumeRekey then continues it.
 func (v *Vault) Unlock(passphrase []byte) error {
-	e, err := v.readCheck()
+	v.rekeyMu.Lock()
+	defer v.rekeyMu.Unlock()
+	kr, err := v.unlockKeys(passphrase)
 	if err != nil {
-		return err
-	}
-	p, err := newPRF(passphrase)
-	if err != nil {
-		return fmt.Errorf("unlock vault: %w", err)
-	}
-	k, err := v.derive(p, e.salt)
-	if err != nil {
-		p.destroy()
-		return fmt.Errorf("unlock vault: %w", err)
-	}
-	kr := newKeyring(p, k)
-	pt, err := k.open(e)
-	switch {
-	case errors.Is(err, ErrAuthFailed):
-		err = ErrWrongPassphrase
-	case err != nil:
-		err = fmt.Errorf("unlock vault: %w", err)
-	case subtle.ConstantTimeCompare(pt, []byte(checkPlaintext)) != 1:
-		err = fmt.Errorf("open vault check %s: %w", filepath.Join(v.dir, CheckFile),
-			corrupt("unexpected check value"))
-	}
-	if err != nil {
-		kr.destroy()
 		v.log.Info("vault unlock failed", "err", err)
 		return err
 	}
 	v.install(kr)
+	if kr.old != nil {
+		v.log.Info("vault rekey pending", "dir", v.dir)
+	}
+	return nil
+}
+
+// unlockKeys builds the keyring passphrase unlocks. The journal is read
+// before vault.check because Finish replaces vault.check before removing
+// the journal: whatever happens between the two reads, a journal that is
+// gone means vault.check already holds the new salt.
+func (v *Vault) unlockKeys(passphrase []byte) (*keyring, error) {
+	j, err := v.readJournal()
+	if err != nil {
+		return nil, err
+	}
+	e, err := v.readCheck()
+	if err != nil {
+		return nil, err
+	}
+	if j != nil {
+		return v.unlockRekey(passphrase, e, j)
+	}
+	p, err := newPRF(passphrase)
+	if err != nil {
+		return nil, fmt.Errorf("unlock vault: %w", err)
+	}
+	k, err := v.derive(p, e.salt)
+	if err != nil {
+		p.destroy()
+		return nil, fmt.Errorf("unlock vault: %w", err)
+	}
+	kr := newKeyring(p, k)
+	if err := v.verifyCheck(k, e, CheckFile); err != nil {
+		kr.destroy()
+		return nil, err
+	}
+	return kr, nil
+}
+
+// verifyCheck opens the check value e (read from the file name) with k. A
+// tag that fails is ErrWrongPassphrase; other content is ErrCorrupted.
+func (v *Vault) verifyCheck(k *Key, e *envelope, name string) error {
+	pt, err := k.open(e)
+	switch {
+	case errors.Is(err, ErrAuthFailed):
+		return ErrWrongPassphrase
+	case err != nil:
+		return fmt.Errorf("unlock vault: %w", err)
+	case subtle.ConstantTimeCompare(pt, []byte(checkPlaintext)) != 1:
+		return fmt.Errorf("open vault check %s: %w", filepath.Join(v.dir, name),
+			corrupt("unexpected check value"))
+	}
 	return nil
 }
 
