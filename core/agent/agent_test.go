@@ -59,7 +59,7 @@ func TestSystemPromptIncludesWorkspaceFiles(t *testing.T) {
 	os.WriteFile(filepath.Join(ws, "AGENTS.md"), []byte("Always answer in French."), 0o600)
 	os.WriteFile(filepath.Join(ws, "USER.md"), []byte("The user is called Ada."), 0o600)
 	os.WriteFile(filepath.Join(ws, "SOUL.md"), []byte("   \n"), 0o600)
-	p, err := SystemPrompt(Info{Name: "main"}, ws, time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC))
+	p, err := SystemPrompt(Info{Name: "main"}, ws, nil, time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestSystemPromptIncludesWorkspaceFiles(t *testing.T) {
 func TestSystemPromptCapsLargeFiles(t *testing.T) {
 	ws := t.TempDir()
 	os.WriteFile(filepath.Join(ws, "AGENTS.md"), []byte(strings.Repeat("x", 3*maxPromptFileBytes)), 0o600)
-	p, err := SystemPrompt(Info{Name: "main"}, ws, time.Now())
+	p, err := SystemPrompt(Info{Name: "main"}, ws, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestSystemPromptCapsLargeFiles(t *testing.T) {
 
 func TestLoadOrCreateIsStable(t *testing.T) {
 	dir := t.TempDir()
-	a, err := LoadOrCreate(dir, "main")
+	a, err := LoadOrCreate(dir, "main", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,14 +104,14 @@ func TestLoadOrCreateIsStable(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("agent.json missing or not 0600: %v %v", err, st)
 	}
-	b, err := LoadOrCreate(dir, "main")
+	b, err := LoadOrCreate(dir, "main", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.ID != b.ID {
 		t.Fatalf("second load created a new agent: %s vs %s", a.ID, b.ID)
 	}
-	c, err := LoadOrCreate(dir, "other")
+	c, err := LoadOrCreate(dir, "other", nil)
 	if err != nil || c.ID == a.ID {
 		t.Fatalf("another name should get another agent: %+v %v", c, err)
 	}
@@ -119,13 +119,13 @@ func TestLoadOrCreateIsStable(t *testing.T) {
 
 func TestLoadOrCreateRejectsTamperedAgentFile(t *testing.T) {
 	dir := t.TempDir()
-	a, err := LoadOrCreate(dir, "main")
+	a, err := LoadOrCreate(dir, "main", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "agents", a.ID, "agent.json")
 	os.WriteFile(path, []byte(`{"id":"`+a.ID+`","name":"main","workspace":"../../etc","createdAt":"2026-01-01T00:00:00Z"}`), 0o600)
-	if _, err := LoadOrCreate(dir, "main"); err == nil || !strings.Contains(err.Error(), "workspace") {
+	if _, err := LoadOrCreate(dir, "main", nil); err == nil || !strings.Contains(err.Error(), "workspace") {
 		t.Fatalf("a workspace outside the state dir must be refused, got %v", err)
 	}
 }
@@ -141,7 +141,7 @@ func TestLoadOrCreateSkipsHalfCreatedAgentDir(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "agents", "0badc0de", "sessions"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	a, err := LoadOrCreate(dir, "main")
+	a, err := LoadOrCreate(dir, "main", nil)
 	if err != nil {
 		t.Fatalf("a half-created agent dir must not block start-up: %v", err)
 	}

@@ -62,8 +62,12 @@ type Event struct {
 
 // Runner runs turns for one agent.
 type Runner struct {
-	Info       Info
-	Workspace  string // absolute path of the agent's workspace
+	Info      Info
+	Workspace string // absolute path of the agent's workspace
+	// Sealer opens the sealed prompt files (AGENTS.md, SOUL.md, USER.md)
+	// of the workspace; nil reads them as plaintext. The file tools get
+	// theirs through tools.BuiltinOptions.
+	Sealer     tools.Sealer
 	Tools      *tools.Registry
 	Rules      policy.Rules
 	Approvals  Approver
@@ -190,7 +194,7 @@ func (r *Runner) Run(ctx context.Context, run Run) (Result, error) {
 		return Result{}, err
 	}
 	history = append(history, input)
-	system, err := SystemPrompt(r.Info, r.Workspace, r.now())
+	system, err := SystemPrompt(r.Info, r.Workspace, r.Sealer, r.now())
 	if err != nil {
 		return Result{}, err
 	}

@@ -29,7 +29,7 @@ type fixture struct {
 func newFixture(t *testing.T, rules policy.Rules, approver Approver) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	info, err := LoadOrCreate(dir, "main")
+	info, err := LoadOrCreate(dir, "main", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,11 @@ type BuiltinOptions struct {
 	// such as the one the config reads the model API key from, whatever it
 	// is called.
 	HiddenEnv []string
+	// Sealer, when set, seals workspace files at rest: write and edit store
+	// them sealed, read and edit open them. Plaintext files already in the
+	// workspace stay readable. Nil keeps files in plaintext, as before a
+	// vault exists.
+	Sealer Sealer
 }
 
 func (o BuiltinOptions) withDefaults() BuiltinOptions {
@@ -41,9 +46,9 @@ func (o BuiltinOptions) withDefaults() BuiltinOptions {
 func Builtins(o BuiltinOptions) []Tool {
 	o = o.withDefaults()
 	return []Tool{
-		readTool(o.ReadMaxBytes),
-		writeTool(),
-		editTool(),
+		readTool(o.ReadMaxBytes, o.Sealer),
+		writeTool(o.Sealer),
+		editTool(o.Sealer),
 		lsTool(),
 		execTool(o),
 	}

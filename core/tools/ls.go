@@ -84,6 +84,9 @@ func runLs(env Env, a lsArgs) (Result, error) {
 			}
 		case m.IsRegular():
 			typ = "file"
+			// The size on disk: for a sealed file that of its envelope,
+			// about 4/3 of the plaintext plus a fixed overhead. It reveals
+			// roughly how long the plaintext is, which ls has always shown.
 			if info, err := e.Info(); err == nil {
 				size = strconv.FormatInt(info.Size(), 10)
 			}

@@ -21,7 +21,9 @@ type readArgs struct {
 	Limit  int    `json:"limit"`
 }
 
-func readTool(maxBytes int) Tool {
+// readTool reads workspace files, opening sealed ones with sealer (nil:
+// none can be opened).
+func readTool(maxBytes int, sealer Sealer) Tool {
 	return Tool{
 		Name: "read",
 		Description: "Read a text file from the workspace. Returns the file content as is. " +
@@ -49,12 +51,12 @@ func readTool(maxBytes int) Tool {
 			if a.Offset == 0 {
 				a.Offset = 1
 			}
-			return runRead(ctx, env, a, maxBytes)
+			return runRead(ctx, env, a, maxBytes, sealer)
 		},
 	}
 }
 
-func runRead(ctx context.Context, env Env, a readArgs, maxBytes int) (Result, error) {
+func runRead(ctx context.Context, env Env, a readArgs, maxBytes int, sealer Sealer) (Result, error) {
 	t, msg, err := openTarget(env, a.Path)
 	if err != nil || msg != "" {
 		return Result{Content: msg, IsError: true}, err
@@ -80,10 +82,18 @@ func runRead(ctx context.Context, env Env, a readArgs, maxBytes int) (Result, er
 		return Result{Content: "(empty file)"}, nil
 	}
 
-	br := bufio.NewReaderSize(f, 64<<10)
+	br, msg, err := plaintextReader(bufio.NewReaderSize(f, 64<<10), fi.Size(), sealer, t.display)
+	if err != nil || msg != "" {
+		return Result{Content: msg, IsError: true}, err
+	}
+	// From here on br yields plaintext, so the binary check, the line
+	// paging and the byte cap all apply to what the model sees.
 	head, err := br.Peek(binarySniffLen)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return Result{Content: fsMessage(t.display, err), IsError: true}, nil
+	}
+	if len(head) == 0 {
+		return Result{Content: "(empty file)"}, nil // a sealed empty file
 	}
 	if bytes.IndexByte(head, 0) >= 0 {
 		return errorResult("%q looks like a binary file (it contains NUL bytes); read only returns text", t.display), nil

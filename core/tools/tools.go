@@ -1,7 +1,9 @@
 // Package tools owns the Tool contract the agent loop calls, the registry that
 // holds a set of tools, and the built-in file and shell tools (read, write,
 // edit, ls, exec). Every file tool is confined to the agent workspace by
-// construction through os.Root; approval policy lives in core/policy, not here.
+// construction through os.Root and, once a vault exists, sealed at rest
+// through a Sealer that read, write and edit apply transparently; approval
+// policy lives in core/policy, not here.
 package tools
 
 import (

@@ -20,7 +20,8 @@ type writeArgs struct {
 	Content *string `json:"content"`
 }
 
-func writeTool() Tool {
+// writeTool writes workspace files, sealed with sealer when it is set.
+func writeTool(sealer Sealer) Tool {
 	return Tool{
 		Name: "write",
 		Description: "Create or overwrite a file in the workspace with the given content. " +
@@ -49,12 +50,16 @@ func writeTool() Tool {
 			if r, ok := checkWritable(t); !ok {
 				return r, nil
 			}
+			data, err := sealContent(sealer, t.display, []byte(*a.Content))
+			if err != nil {
+				return Result{}, err
+			}
 			if dir := filepath.Dir(t.rel); dir != "." {
 				if err := t.root.MkdirAll(dir, 0o755); err != nil {
 					return errorResult("cannot create the parent directory of %q: %s", t.display, fsMessage(dir, err)), nil
 				}
 			}
-			if err := writeAtomic(t.root, t.rel, []byte(*a.Content), 0o644); err != nil {
+			if err := writeAtomic(t.root, t.rel, data, 0o644); err != nil {
 				return Result{Content: fsMessage(t.display, err), IsError: true}, nil
 			}
 			return Result{Content: fmt.Sprintf("Wrote %d bytes to %s", len(*a.Content), t.display)}, nil
@@ -85,7 +90,10 @@ type editArgs struct {
 	ReplaceAll bool    `json:"replaceAll"`
 }
 
-func editTool() Tool {
+// editTool edits workspace files: sealed ones are opened with sealer and
+// the result is sealed again; with a sealer set, a plaintext file comes out
+// sealed too.
+func editTool(sealer Sealer) Tool {
 	return Tool{
 		Name: "edit",
 		Description: "Replace exact text in an existing workspace file. oldText must match the file exactly " +
@@ -113,12 +121,12 @@ func editTool() Tool {
 			case *a.OldText == *a.NewText:
 				return errorResult("invalid arguments for edit: oldText and newText are identical, nothing to change"), nil
 			}
-			return runEdit(env, a)
+			return runEdit(env, a, sealer)
 		},
 	}
 }
 
-func runEdit(env Env, a editArgs) (Result, error) {
+func runEdit(env Env, a editArgs, sealer Sealer) (Result, error) {
 	t, msg, err := openTarget(env, a.Path)
 	if err != nil || msg != "" {
 		return Result{Content: msg, IsError: true}, err
@@ -132,12 +140,21 @@ func runEdit(env Env, a editArgs) (Result, error) {
 		return errorResult("%q is a directory", t.display), nil
 	case !fi.Mode().IsRegular():
 		return errorResult("%q is not a regular file", t.display), nil
-	case fi.Size() > editMaxBytes:
+	case fi.Size() > sealedMaxBytes:
 		return errorResult("%q is %d bytes, larger than the %d bytes edit handles", t.display, fi.Size(), editMaxBytes), nil
 	}
-	data, err := t.root.ReadFile(t.rel)
+	raw, err := t.root.ReadFile(t.rel)
 	if err != nil {
 		return Result{Content: fsMessage(t.display, err), IsError: true}, nil
+	}
+	// The size limit is on the plaintext; the stat above only bounds what
+	// is loaded to find it (a sealed file is larger than its plaintext).
+	data, msg, err := openContent(sealer, t.display, raw)
+	switch {
+	case err != nil || msg != "":
+		return Result{Content: msg, IsError: true}, err
+	case len(data) > editMaxBytes:
+		return errorResult("%q is %d bytes, larger than the %d bytes edit handles", t.display, len(data), editMaxBytes), nil
 	}
 	if bytes.IndexByte(data, 0) >= 0 {
 		return errorResult("%q looks like a binary file (it contains NUL bytes); edit only changes text", t.display), nil
@@ -150,8 +167,11 @@ func runEdit(env Env, a editArgs) (Result, error) {
 	case n > 1 && !a.ReplaceAll:
 		return errorResult("oldText occurs %d times in %q; include more surrounding text to make it unique, or set replaceAll to true", n, t.display), nil
 	}
-	updated := strings.Replace(content, *a.OldText, *a.NewText, n)
-	if err := writeAtomic(t.root, t.rel, []byte(updated), fi.Mode().Perm()); err != nil {
+	updated, err := sealContent(sealer, t.display, []byte(strings.Replace(content, *a.OldText, *a.NewText, n)))
+	if err != nil {
+		return Result{}, err
+	}
+	if err := writeAtomic(t.root, t.rel, updated, fi.Mode().Perm()); err != nil {
 		return Result{Content: fsMessage(t.display, err), IsError: true}, nil
 	}
 	return Result{Content: fmt.Sprintf("Replaced %d occurrence(s) in %s", n, t.display)}, nil
