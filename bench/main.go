@@ -11,7 +11,9 @@
 // It measures cold start to the first /health and health RPC answers, idle
 // RSS after 30 s with one client connected, and chat round trips per second
 // with the latency the gateway adds at several numbers of concurrent
-// sessions. Targets are compared, never asserted: the exit status is 1 only
+// sessions. The vault step measures NYXENC1 seal/open throughput, sealed
+// transcript appends, unlock and GenosOS-style per-write key derivation in
+// process, without the binary (`-only vault`). Targets are compared, never asserted: the exit status is 1 only
 // when something could not be measured, not when a target is missed.
 package main
 
@@ -61,7 +63,11 @@ type options struct {
 }
 
 // stepNames lists the steps the harness knows, in the order they run.
-func stepNames() []string { return []string{"cold", "idle", "chat"} }
+func stepNames() []string { return []string{"cold", "idle", "chat", "vault"} }
+
+// needsBinary reports whether a selected step runs the gateway binary (the
+// vault step runs in process).
+func needsBinary(only map[string]bool) bool { return only["cold"] || only["idle"] || only["chat"] }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{
@@ -131,6 +137,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-think must be positive")
 	case o.turnsPerSession < 1:
 		return nil, errors.New("-turns-per-session must be at least 1")
+	}
+	if !needsBinary(o.only) {
+		return o, nil
 	}
 	st, err := os.Stat(o.bin)
 	if err != nil {
@@ -297,13 +306,26 @@ func runSteps(ctx context.Context, o *options, rep *report) (failed bool) {
 			}
 		}
 	}
+	if o.only["vault"] && ctx.Err() == nil {
+		say("vault, in process")
+		if r, err := measureVault(ctx); err != nil {
+			fail("vault", "in process, core/vault", err)
+		} else {
+			rep.Rows = append(rep.Rows, vaultRows(r)...)
+			rep.Notes = append(rep.Notes, vaultNote())
+		}
+	}
 	return failed
 }
 
 // methodNotes explains how to read the table.
 func methodNotes(o *options) []string {
+	shared := "The machine may be shared with other work (see the load averages above), so single numbers are noisy: compare rows of one run as ratios rather than across runs."
+	if !needsBinary(o.only) {
+		return []string{shared} // the rest is about the gateway steps
+	}
 	return []string{
-		"The machine may be shared with other work (see the load averages above), so single numbers are noisy: compare rows of one run as ratios rather than across runs.",
+		shared,
 		"Every measurement starts `genos gateway` on its own fresh temporary state dir (GENOS_STATE_DIR) whose config points the model at an in-process loopback server (core/model/modeltest, provider openai, model " + benchModel + ", zero latency, streamed echo replies), and reads the token from `<statedir>/gateway.token`.",
 		"Cold start: the clock starts just before exec. Once the address line is printed, GET /health (new TCP connection per try) and dial + connect + health RPC are retried every 1 ms side by side; pass/fail compares the median with the target.",
 		"Added latency: client round trip (chat.send until that run's chat final event, through the WebSocket) minus the model's share. The model's share is measured by timing direct HTTP POSTs of the very request bodies the gateway sent during warm-up to the model server, from as many concurrent clients as there are sessions (for the paced level: as many as its round trips in flight on average), with kept-alive connections; both percentiles are subtracted separately (p99 − p99), so an added p99 is an estimate, not a per-request difference. What remains is the gateway's own work: WebSocket frames, session open, transcript appends with fsync, the prompt, the model client (HTTP and SSE parsing) and event broadcast, plus any queueing behind the gateway's limit on concurrent runs.",
