@@ -121,7 +121,7 @@ func TestUIConnectsAndRendersTray(t *testing.T) {
 	u, a := startUI(t, gw, Options{Version: "0.1.0"})
 	waitUI(t, u, "status applied", func() bool { return u.state.PendingApprovals == 1 })
 
-	want := []string{"Genos — ready · test-model", "---", "Open Chat", "Approvals (1)", "---", "Quit Genos"}
+	want := []string{"Genos — ready · test-model", "Unlocked", "---", "Open Chat", "Approvals (1)", "---", "Lock Now", "Quit Genos"}
 	if diff := cmp.Diff(want, a.labels()); diff != "" {
 		t.Errorf("tray menu (-want +got):\n%s", diff)
 	}
@@ -161,7 +161,7 @@ func TestUIApprovalNotifiesAndCounts(t *testing.T) {
 	if n.Title != "Genos needs your approval" || !strings.Contains(n.Content, "main wants to run exec") {
 		t.Errorf("notification = %q / %q", n.Title, n.Content)
 	}
-	if got := a.labels()[3]; got != "Approvals (1)" {
+	if got := a.labels()[4]; got != "Approvals (1)" {
 		t.Errorf("approvals item = %q", got)
 	}
 }

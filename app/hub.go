@@ -213,3 +213,39 @@ func (h *hub) ApprovalsResolve(ctx context.Context, p api.ApprovalsResolveParams
 	}
 	return c.ApprovalsResolve(ctx, p)
 }
+
+// VaultStatus calls vault.status on the current connection.
+func (h *hub) VaultStatus(ctx context.Context) (api.VaultStatus, error) {
+	c, err := h.current()
+	if err != nil {
+		return api.VaultStatus{}, err
+	}
+	return c.VaultStatus(ctx)
+}
+
+// VaultUnlock calls vault.unlock on the current connection.
+func (h *hub) VaultUnlock(ctx context.Context, p api.VaultUnlockParams) (api.VaultStatus, error) {
+	c, err := h.current()
+	if err != nil {
+		return api.VaultStatus{}, err
+	}
+	return c.VaultUnlock(ctx, p)
+}
+
+// VaultLock calls vault.lock on the current connection.
+func (h *hub) VaultLock(ctx context.Context) (api.VaultStatus, error) {
+	c, err := h.current()
+	if err != nil {
+		return api.VaultStatus{}, err
+	}
+	return c.VaultLock(ctx)
+}
+
+// VaultCreate calls vault.create on the current connection.
+func (h *hub) VaultCreate(ctx context.Context, p api.VaultUnlockParams) (api.VaultStatus, error) {
+	c, err := h.current()
+	if err != nil {
+		return api.VaultStatus{}, err
+	}
+	return c.VaultCreate(ctx, p)
+}

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -41,6 +42,12 @@ type ui struct {
 	// fx serialises UI work handed over from goroutines, shared with the
 	// windows.
 	fx *windows.UI
+	// needVault asks the status poller to fetch vault.status: after a
+	// (re)connect, or when status shows a vault state the app missed.
+	needVault atomic.Bool
+	// vaultGen counts vault states applied, so a status answer that was in
+	// flight while a newer state arrived does not undo it.
+	vaultGen atomic.Uint64
 
 	state      tray.State
 	rendered   []tray.Item
@@ -51,6 +58,11 @@ type ui struct {
 	trayHost   bool
 	approvals  *windows.Approvals
 	onboarding *windows.Onboarding
+	unlock     *windows.Unlock
+	// vaultSeen reports whether the vault state was known once: the unlock
+	// window opens by itself only for the state found at start, not when
+	// the vault locks later while the user is away.
+	vaultSeen bool
 }
 
 func newUI(ctx context.Context, a fyne.App, o Options, fx *windows.UI) *ui {
@@ -72,6 +84,7 @@ func newUI(ctx context.Context, a fyne.App, o Options, fx *windows.UI) *ui {
 				u.approvals.Reload()
 			}
 		})
+		u.needVault.Store(true)
 		u.poke()
 	}
 	u.hub.onDown = func(err error) {
@@ -134,6 +147,14 @@ func (u *ui) watch(events <-chan api.Frame) {
 			u.poke()
 		case api.EventChat, api.EventAgent:
 			u.poke()
+		case api.EventVaultChanged:
+			var st api.VaultStatus
+			if err := decodePayload(f, &st); err != nil {
+				u.log.Warn("bad vault event", "err", err)
+				continue
+			}
+			u.do(func() { u.applyVault(st) })
+			u.poke() // model and approvals are known again after an unlock
 		}
 	}
 }
@@ -167,6 +188,10 @@ func (u *ui) pollStatus() {
 		case <-t.C:
 		case <-u.refresh:
 		}
+		if u.needVault.Swap(false) {
+			u.fetchVault()
+		}
+		gen := u.vaultGen.Load()
 		ctx, cancel := context.WithTimeout(u.ctx, statusTimeout)
 		st, err := u.hub.Status(ctx)
 		cancel()
@@ -176,12 +201,26 @@ func (u *ui) pollStatus() {
 			}
 			continue
 		}
-		u.do(func() { u.applyStatus(st) })
+		u.do(func() { u.applyStatus(st, gen) })
 	}
 }
 
-func (u *ui) applyStatus(st api.StatusResult) {
+// applyStatus takes a status answer asked when vaultGen was gen.
+func (u *ui) applyStatus(st api.StatusResult, gen uint64) {
 	u.state.Connected, u.state.Err = true, ""
+	if st.Vault != "" && st.Vault != u.state.Vault && gen == u.vaultGen.Load() {
+		// A vault.changed was missed (or none came yet): take the state
+		// now and its details with the next poll.
+		u.needVault.Store(true)
+		u.poke()
+		u.applyVault(api.VaultStatus{State: st.Vault})
+	}
+	if u.state.Locked() || st.Vault == api.VaultLocked {
+		// Model, approvals and agents read as zero while locked; keep what
+		// was known so the menu does not flash "no model" after unlocking.
+		u.renderTray()
+		return
+	}
 	u.state.Model = st.Model
 	u.state.ModelConfigured = st.ModelConfigured
 	u.state.PendingApprovals = st.PendingApprovals
@@ -192,9 +231,9 @@ func (u *ui) applyStatus(st api.StatusResult) {
 			id = "main"
 		}
 		u.sessionKey = "agent:" + id + ":main"
-		if u.wantChat {
-			u.openChat()
-		}
+	}
+	if u.wantChat {
+		u.openChat()
 	}
 	u.renderTray()
 }
@@ -238,12 +277,23 @@ func (u *ui) action(id string) {
 		u.openApprovals()
 	case tray.IDSetup:
 		u.openOnboarding()
+	case tray.IDLock:
+		u.lockNow()
+	case tray.IDUnlock:
+		u.openUnlock()
 	case tray.IDQuit:
 		u.quit()
 	}
 }
 
+// openChat shows the chat, or the unlock window while the vault is locked:
+// the chat opens once the vault is unlocked.
 func (u *ui) openChat() {
+	if u.state.Locked() {
+		u.wantChat = true
+		u.openUnlock()
+		return
+	}
 	if u.chat == nil {
 		if u.sessionKey == "" {
 			u.wantChat = true // opened once status names the default agent
@@ -253,6 +303,7 @@ func (u *ui) openChat() {
 			SessionKey:      u.sessionKey,
 			Title:           "Genos",
 			OnOpenApprovals: u.openApprovals,
+			OnUnlock:        u.openUnlock,
 			Logger:          u.log,
 			UI:              u.fx,
 		}
@@ -273,6 +324,10 @@ func (u *ui) openChat() {
 }
 
 func (u *ui) openApprovals() {
+	if u.state.Locked() {
+		u.openUnlock() // approvals cannot be read while locked
+		return
+	}
 	if u.approvals == nil {
 		u.approvals = windows.NewApprovals(u.ctx, u.app, u.hub, windows.ApprovalsOptions{Logger: u.log, UI: u.fx})
 	}
@@ -285,9 +340,11 @@ func (u *ui) openOnboarding() {
 			Save: func(ctx context.Context, s windows.Setup) error {
 				return u.opts.SaveSetup(ctx, Setup(s))
 			},
-			OnDone: u.setupDone,
-			Logger: u.log,
-			UI:     u.fx,
+			OnDone:         u.setupDone,
+			Vault:          u.hub,
+			OnVaultCreated: u.applyVault,
+			Logger:         u.log,
+			UI:             u.fx,
 		}
 		if probe := u.opts.ProbeLocal; probe != nil {
 			opts.Probe = func(ctx context.Context) (windows.LocalServer, bool) {

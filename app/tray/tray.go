@@ -6,14 +6,19 @@ package tray
 import (
 	"fmt"
 	"strings"
+
+	"github.com/genos-project/genos/core/api"
 )
 
 // Item IDs the renderer maps to actions.
 const (
 	IDStatus    = "status"
+	IDVault     = "vault"
 	IDChat      = "chat"
 	IDApprovals = "approvals"
 	IDSetup     = "setup"
+	IDLock      = "lock"
+	IDUnlock    = "unlock"
 	IDQuit      = "quit"
 )
 
@@ -30,7 +35,16 @@ type State struct {
 	PendingApprovals int
 	ActiveRuns       int
 	Version          string
+	// Vault is api.VaultNone, api.VaultLocked, api.VaultUnlocked, or ""
+	// while unknown (not asked yet, or a daemon without a vault).
+	Vault string
+	// QueuedInbound counts channel messages held while locked.
+	QueuedInbound int
 }
+
+// Locked reports whether the daemon is connected and its vault is locked,
+// so nothing but unlocking can be done.
+func (s State) Locked() bool { return s.Connected && s.Vault == api.VaultLocked }
 
 // Item is one entry of the tray menu. Separator items carry no ID or label.
 type Item struct {
@@ -44,18 +58,34 @@ type Item struct {
 //
 // The approvals entry stays enabled with no pending approvals: the window
 // then says "No pending approvals", which answers the user's question instead
-// of leaving a dead entry.
+// of leaving a dead entry. While the vault is locked, chat and approvals stay
+// enabled too: the app answers them with the unlock window, which says why.
+// Nothing about the vault shows before one exists: onboarding offers to
+// create it.
 func Menu(s State) []Item {
-	items := []Item{
-		{ID: IDStatus, Label: StatusLine(s), Disabled: true},
-		{Separator: true},
-		{ID: IDChat, Label: "Open Chat", Disabled: !s.Connected},
-		{ID: IDApprovals, Label: approvalsLabel(s.PendingApprovals), Disabled: !s.Connected},
+	items := []Item{{ID: IDStatus, Label: StatusLine(s), Disabled: true}}
+	if line := vaultLine(s); line != "" {
+		items = append(items, Item{ID: IDVault, Label: line, Disabled: true})
 	}
-	if s.Connected && !s.ModelConfigured {
+	items = append(items,
+		Item{Separator: true},
+		Item{ID: IDChat, Label: "Open Chat", Disabled: !s.Connected},
+		Item{ID: IDApprovals, Label: approvalsLabel(s.PendingApprovals), Disabled: !s.Connected},
+	)
+	// While locked the daemon cannot tell whether a model is set up.
+	if s.Connected && !s.ModelConfigured && !s.Locked() {
 		items = append(items, Item{ID: IDSetup, Label: "Set Up Model…"})
 	}
-	return append(items, Item{Separator: true}, Item{ID: IDQuit, Label: "Quit Genos"})
+	items = append(items, Item{Separator: true})
+	if s.Connected {
+		switch s.Vault {
+		case api.VaultUnlocked:
+			items = append(items, Item{ID: IDLock, Label: "Lock Now"})
+		case api.VaultLocked:
+			items = append(items, Item{ID: IDUnlock, Label: "Unlock…"})
+		}
+	}
+	return append(items, Item{ID: IDQuit, Label: "Quit Genos"})
 }
 
 // StatusLine is the first, disabled line of the menu, also usable as the
@@ -68,6 +98,8 @@ func StatusLine(s State) string {
 			msg = "starting…"
 		}
 		return "Genos — not connected: " + clip(msg, maxErrRunes)
+	case s.Locked():
+		return "Genos — paused until you unlock"
 	case !s.ModelConfigured:
 		return "Genos — no model configured"
 	case s.ActiveRuns > 0:
@@ -79,11 +111,36 @@ func StatusLine(s State) string {
 	}
 }
 
+// vaultLine is the disabled line saying whether the data is locked, or ""
+// when there is no vault (or its state is unknown).
+func vaultLine(s State) string {
+	if !s.Connected {
+		return ""
+	}
+	switch s.Vault {
+	case api.VaultUnlocked:
+		return "Unlocked"
+	case api.VaultLocked:
+		if s.QueuedInbound > 0 {
+			return fmt.Sprintf("Locked · %d message%s waiting", s.QueuedInbound, plural(s.QueuedInbound))
+		}
+		return "Locked"
+	}
+	return ""
+}
+
 func approvalsLabel(n int) string {
 	if n <= 0 {
 		return "Approvals"
 	}
 	return fmt.Sprintf("Approvals (%d)", n)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // clip shortens s to at most n runes, marking the cut with an ellipsis, and

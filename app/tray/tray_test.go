@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/genos-project/genos/core/api"
 )
 
 func TestMenu(t *testing.T) {
@@ -84,6 +86,72 @@ func TestMenu(t *testing.T) {
 			},
 		},
 		{
+			name:  "unlocked vault offers locking",
+			state: State{Connected: true, Model: "m", ModelConfigured: true, Vault: api.VaultUnlocked},
+			want: []Item{
+				{ID: IDStatus, Label: "Genos — ready · m", Disabled: true},
+				{ID: IDVault, Label: "Unlocked", Disabled: true},
+				sep,
+				{ID: IDChat, Label: "Open Chat"},
+				{ID: IDApprovals, Label: "Approvals"},
+				sep,
+				{ID: IDLock, Label: "Lock Now"},
+				quit,
+			},
+		},
+		{
+			// Status reads model and approvals as zero while locked: no
+			// "no model" line and no setup offer.
+			name:  "locked vault offers unlocking",
+			state: State{Connected: true, Vault: api.VaultLocked},
+			want: []Item{
+				{ID: IDStatus, Label: "Genos — paused until you unlock", Disabled: true},
+				{ID: IDVault, Label: "Locked", Disabled: true},
+				sep,
+				{ID: IDChat, Label: "Open Chat"},
+				{ID: IDApprovals, Label: "Approvals"},
+				sep,
+				{ID: IDUnlock, Label: "Unlock…"},
+				quit,
+			},
+		},
+		{
+			name:  "locked with queued messages",
+			state: State{Connected: true, Vault: api.VaultLocked, QueuedInbound: 1},
+			want: []Item{
+				{ID: IDStatus, Label: "Genos — paused until you unlock", Disabled: true},
+				{ID: IDVault, Label: "Locked · 1 message waiting", Disabled: true},
+				sep,
+				{ID: IDChat, Label: "Open Chat"},
+				{ID: IDApprovals, Label: "Approvals"},
+				sep,
+				{ID: IDUnlock, Label: "Unlock…"},
+				quit,
+			},
+		},
+		{
+			name:  "no vault yet shows nothing about it",
+			state: State{Connected: true, Model: "m", ModelConfigured: true, Vault: api.VaultNone},
+			want: []Item{
+				{ID: IDStatus, Label: "Genos — ready · m", Disabled: true},
+				sep,
+				{ID: IDChat, Label: "Open Chat"},
+				{ID: IDApprovals, Label: "Approvals"},
+				sep, quit,
+			},
+		},
+		{
+			name:  "vault state is not shown while not connected",
+			state: State{Err: "daemon stopped", Vault: api.VaultLocked},
+			want: []Item{
+				{ID: IDStatus, Label: "Genos — not connected: daemon stopped", Disabled: true},
+				sep,
+				{ID: IDChat, Label: "Open Chat", Disabled: true},
+				{ID: IDApprovals, Label: "Approvals", Disabled: true},
+				sep, quit,
+			},
+		},
+		{
 			name:  "not connected yet",
 			state: State{},
 			want: []Item{
@@ -130,7 +198,8 @@ func TestMenuAlwaysEndsWithQuit(t *testing.T) {
 	t.Parallel()
 	// The Fyne systray adds its own Quit unless the last item is a quit item,
 	// so the renderer relies on this invariant.
-	for _, s := range []State{{}, {Connected: true}, {Connected: true, ModelConfigured: true, ActiveRuns: 1}} {
+	for _, s := range []State{{}, {Connected: true}, {Connected: true, ModelConfigured: true, ActiveRuns: 1},
+		{Connected: true, Vault: api.VaultLocked}, {Connected: true, Vault: api.VaultUnlocked}} {
 		items := Menu(s)
 		if last := items[len(items)-1]; last.ID != IDQuit {
 			t.Errorf("Menu(%+v) ends with %+v, want the quit item", s, last)

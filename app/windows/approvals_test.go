@@ -123,7 +123,7 @@ func TestApprovalsResolveError(t *testing.T) {
 	waitFor(t, w.ui, "error on the card", func() bool { return w.cards["ap1"].errLabel.Visible() })
 	w.ui.Locked(func() {
 		c := w.cards["ap1"]
-		if want := "Your decision was not recorded. The vault is locked. Unlock Genos and try again."; c.errLabel.Text != want {
+		if want := "Your decision was not recorded. Genos is locked. Unlock it and try again."; c.errLabel.Text != want {
 			t.Errorf("error = %q, want %q", c.errLabel.Text, want)
 		}
 		for _, b := range c.buttons {

@@ -35,6 +35,9 @@ type ChatOptions struct {
 	// OnClose, when set, runs instead of hiding the window when the user
 	// closes it: without a tray to reopen it from, closing means quitting.
 	OnClose func()
+	// OnUnlock, when set, adds an "Unlock…" button to the line shown while
+	// the vault is locked; the app opens its unlock window from it.
+	OnUnlock func()
 }
 
 // maxRows bounds the transcript kept on screen in a long-running app: a
@@ -65,6 +68,8 @@ type Chat struct {
 	send     *widget.Button
 	stop     *widget.Button
 	status   *widget.Label
+	lockBar  *fyne.Container // "Genos is locked", shown while the vault is
+	locked   bool            // whether lockBar is shown
 	items    []*item
 	live     []*item          // rows added since the last history load
 	segments map[string]*item // run id -> assistant row being streamed
@@ -132,7 +137,8 @@ func (w *Chat) build() {
 
 	buttons := container.NewVBox(w.send, w.stop)
 	composer := container.NewBorder(nil, nil, nil, buttons, w.input)
-	bottom := container.NewVBox(widget.NewSeparator(), w.status, composer)
+	w.lockBar = w.newLockBar()
+	bottom := container.NewVBox(widget.NewSeparator(), w.lockBar, w.status, composer)
 	w.win.SetContent(container.NewBorder(nil, container.NewPadded(bottom), nil, nil, w.scroll))
 	w.win.Resize(fyne.NewSize(600, 720))
 	w.win.Canvas().Focus(w.input)
@@ -163,12 +169,21 @@ func (w *Chat) Reload() {
 		defer cancel()
 		asked := time.Now()
 		res, err := w.client.ChatHistory(ctx, api.ChatHistoryParams{SessionKey: w.opts.SessionKey, Limit: w.opts.HistoryLimit})
-		if err != nil {
+		switch {
+		case api.IsCode(err, api.CodeLocked):
+			w.ui.post(w.ctx, func() {
+				w.showLocked(true)
+				w.setStatus("")
+			})
+		case err != nil:
 			w.log.Warn("load chat history", "err", err)
 			w.ui.post(w.ctx, func() { w.setStatus("Could not load the conversation. " + userMessage(err)) })
-			return
+		default:
+			w.ui.post(w.ctx, func() {
+				w.showLocked(false)
+				w.setHistory(res.Records, res.HasMore, asked)
+			})
 		}
-		w.ui.post(w.ctx, func() { w.setHistory(res.Records, res.HasMore, asked) })
 	}()
 }
 
@@ -270,8 +285,13 @@ func (w *Chat) submit() {
 		res, err := w.client.ChatSend(ctx, api.ChatSendParams{SessionKey: w.opts.SessionKey, Message: text, IdempotencyKey: key})
 		w.ui.post(w.ctx, func() {
 			if err != nil {
-				w.log.Warn("chat.send failed", "err", err)
-				w.appendLive(newErrorItem("Your message was not sent. " + userMessage(err)))
+				if api.IsCode(err, api.CodeLocked) {
+					w.showLocked(true)
+					w.appendLive(newLineItem(itemNotice, "Your message was not sent because Genos is locked.", nil))
+				} else {
+					w.log.Warn("chat.send failed", "err", err)
+					w.appendLive(newErrorItem("Your message was not sent. " + userMessage(err)))
+				}
 				if w.input.Text == "" {
 					w.input.SetText(text) // give the words back so they can be resent
 				}

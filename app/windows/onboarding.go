@@ -10,8 +10,9 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
-	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/genos-project/genos/core/api"
 )
 
 // OnboardingOptions configures the onboarding window.
@@ -20,6 +21,12 @@ type OnboardingOptions struct {
 	Save func(ctx context.Context, s Setup) error
 	// Probe looks for a local model server; optional.
 	Probe func(ctx context.Context) (LocalServer, bool)
+	// Vault, when set, adds a first step that creates the vault if the
+	// daemon has none yet. Without it onboarding only sets up the model.
+	Vault VaultSetupClient
+	// OnVaultCreated runs on the UI goroutine after the vault was created;
+	// optional.
+	OnVaultCreated func(api.VaultStatus)
 	// OnDone runs on the UI goroutine after a successful save, once the
 	// window is hidden; the app opens the chat from here.
 	OnDone func()
@@ -55,18 +62,24 @@ type Onboarding struct {
 	log    *slog.Logger
 	ui     *UI
 
-	win      fyne.Window
-	provider *widget.Select
-	baseURL  *widget.Entry
-	model    *widget.SelectEntry
-	apiKey   *widget.Entry
-	local    *widget.Label
-	errLabel *widget.Label
-	progress *widget.ProgressBarInfinite
-	save     *widget.Button
+	win       fyne.Window
+	page      fyne.CanvasObject // the step shown
+	modelPage fyne.CanvasObject
+	title     *widget.Label
+	step      *widget.RichText
+	provider  *widget.Select
+	baseURL   *widget.Entry
+	model     *widget.SelectEntry
+	apiKey    *widget.Entry
+	local     *widget.Label
+	errLabel  *widget.Label
+	progress  *widget.ProgressBarInfinite
+	save      *widget.Button
 
 	found   *LocalServer // the probed local server, if any
 	options []string     // the model suggestions offered
+
+	vault vaultStep
 }
 
 // NewOnboarding builds the onboarding window and starts probing for a local
@@ -82,6 +95,13 @@ func NewOnboarding(ctx context.Context, a fyne.App, opts OnboardingOptions) *Onb
 	ctx, cancel := context.WithCancel(ctx)
 	w := &Onboarding{ctx: ctx, cancel: cancel, opts: opts, log: log, ui: orNewUI(opts.UI)}
 	w.build(a)
+	if opts.Vault != nil {
+		w.buildVaultStep()
+		w.showPage(w.vault.checking)
+		go w.checkVault()
+	} else {
+		w.showPage(w.modelPage)
+	}
 	if opts.Probe != nil {
 		w.local.SetText("Looking for a model server on this computer…")
 		go w.probe()
@@ -116,8 +136,9 @@ func (w *Onboarding) build(a fyne.App) {
 	w.save = widget.NewButton("Save and Start Chatting", w.submit)
 	w.save.Importance = widget.HighImportance
 
-	title := widget.NewLabelWithStyle("Welcome to Genos", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	title.SizeName = theme.SizeNameSubHeadingText
+	w.title = newTitle("Welcome to Genos")
+	w.step = newCaption("Step 2 of 2")
+	w.step.Hide()
 	intro := widget.NewLabel("Choose the model Genos should think with. " +
 		"A local server (Ollama, LM Studio) needs no key; hosted providers need an API key, which stays on this computer.")
 	intro.Wrapping = fyne.TextWrapWord
@@ -128,10 +149,8 @@ func (w *Onboarding) build(a fyne.App) {
 		&widget.FormItem{Text: "Model", Widget: w.model},
 		&widget.FormItem{Text: "API key", Widget: w.apiKey, HintText: "Optional for servers on this computer or network"},
 	)
-	content := container.NewVBox(title, intro, w.local, form, w.errLabel, w.progress,
+	w.modelPage = container.NewVBox(w.step, w.title, intro, w.local, form, w.errLabel, w.progress,
 		container.NewHBox(layout.NewSpacer(), w.save))
-	w.win.SetContent(container.NewPadded(content))
-	w.win.Resize(fyne.NewSize(560, 0))
 	w.provider.SetSelected(labelOpenAI)
 }
 
@@ -228,12 +247,16 @@ func (w *Onboarding) showError(msg string) {
 // fit lays the form out again and grows the window when a label's new text
 // needs more lines: Fyne re-lays out neither for a changed label text, so
 // the text would be clipped.
-func (w *Onboarding) fit() {
-	c := w.win.Content()
+func (w *Onboarding) fit() { fitWindow(w.win) }
+
+// fitWindow lays win's content out again and grows the window when it needs
+// more room than it has.
+func fitWindow(win fyne.Window) {
+	c := win.Content()
 	c.Refresh()
-	size, need := w.win.Canvas().Size(), c.MinSize()
+	size, need := win.Canvas().Size(), c.MinSize()
 	if need.Width > size.Width || need.Height > size.Height {
-		w.win.Resize(need.Max(size))
+		win.Resize(need.Max(size))
 	}
 }
 

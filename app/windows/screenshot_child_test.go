@@ -80,6 +80,21 @@ func screenshotChild(window, out string) error {
 			})
 			return nil
 		}
+	case "chat-locked":
+		gw.SetVault(api.VaultStatus{State: api.VaultLocked}, "")
+		w := NewChat(ctx, a, c, ChatOptions{SessionKey: testSession, Title: screenshotTitle, OnUnlock: func() {}, UI: fx})
+		win, ready = w.win, func() error { return waitUntil(ctx, "the locked line", w.Locked) }
+	case "unlock":
+		gw.SetVault(api.VaultStatus{State: api.VaultLocked, QueuedInbound: 2}, "")
+		w := NewUnlock(ctx, a, c, UnlockOptions{UI: fx})
+		w.SetStatus(gw.Vault())
+		w.win.SetTitle(screenshotTitle)
+		win, ready = w.win, func() error { return unlockScenario(ctx, w) }
+	case "onboarding-vault":
+		gw.SetVault(api.VaultStatus{State: api.VaultNone}, "")
+		w := NewOnboarding(ctx, a, OnboardingOptions{UI: fx, Vault: c, Save: func(context.Context, Setup) error { return nil }})
+		w.win.SetTitle(screenshotTitle)
+		win, ready = w.win, func() error { return vaultStepScenario(ctx, w) }
 	default:
 		return fmt.Errorf("unknown window %q", window)
 	}
@@ -159,6 +174,30 @@ func chatScenario(ctx context.Context, gw *fakegw.Server, w *Chat) error {
 		Tool: "exec", ToolCallID: "c9", Result: "1.2G"})
 	gw.Emit(api.EventApprovalRequested, api.Approval{ID: "ap1", SessionKey: testSession, RunID: "run-1", Tool: "exec"})
 	return waitUntil(ctx, "the approval wait", func() bool { return w.hasText("Waiting for your approval") })
+}
+
+// unlockScenario shows the unlock window after a wrong passphrase: the
+// inline error, the cleared field and the queued-messages line.
+func unlockScenario(ctx context.Context, w *Unlock) error {
+	fyne.DoAndWait(func() {
+		w.pass.SetText("not my passphrase")
+		w.submit()
+	})
+	return waitUntil(ctx, "the wrong-passphrase error", func() bool { return w.errLabel.Visible() && !w.busy })
+}
+
+// vaultStepScenario shows onboarding's first step with a passphrase typed
+// (and its strength hint) and a confirmation that does not match.
+func vaultStepScenario(ctx context.Context, w *Onboarding) error {
+	if err := waitUntil(ctx, "the vault step", func() bool { return w.page == w.vault.page }); err != nil {
+		return err
+	}
+	fyne.DoAndWait(func() {
+		w.vault.pass.SetText("correct horse battery")
+		w.vault.confirm.SetText("correct horse")
+		w.createVault()
+	})
+	return waitUntil(ctx, "the mismatch error", func() bool { return w.vault.errLabel.Visible() })
 }
 
 // captureX11 grabs the named window from the X server with ImageMagick.

@@ -1,7 +1,8 @@
-// Package windows holds the Genos desktop windows: chat, approvals and
-// onboarding. Each window talks to the daemon only through a small interface
-// of api.Client methods declared here, so tests can drive it against a fake
-// gateway and the app can hand it a client that survives reconnects.
+// Package windows holds the Genos desktop windows: chat, approvals, unlock
+// and onboarding. Each window talks to the daemon only through a small
+// interface of api.Client methods declared here and in vault.go, so tests
+// can drive it against a fake gateway and the app can hand it a client that
+// survives reconnects.
 package windows
 
 import (
@@ -98,7 +99,7 @@ func userMessage(err error) string {
 		case api.CodeNoModel:
 			return "No model is set up yet. Choose “Set Up Model…” in the Genos menu."
 		case api.CodeLocked:
-			return "The vault is locked. Unlock Genos and try again."
+			return "Genos is locked. Unlock it and try again."
 		case api.CodeRateLimited:
 			return "Too many requests right now. Please wait a moment and try again."
 		case api.CodeUnauthorized:

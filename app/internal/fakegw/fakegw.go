@@ -51,6 +51,8 @@ type Server struct {
 	runs      map[string]string // idempotency key -> run id
 	nextRun   int
 	seq       uint64
+	vault     api.VaultStatus
+	pass      string // the vault passphrase
 }
 
 type conn struct {
@@ -84,6 +86,8 @@ func Start(ctx context.Context) *Server {
 			Model:           "test-model",
 			Provider:        "openai",
 		},
+		vault: api.VaultStatus{State: api.VaultUnlocked, IdleLockMinutes: 30},
+		pass:  Passphrase,
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveWS))
 	return s
@@ -320,6 +324,9 @@ func (s *Server) answer(c *conn, f api.Frame) {
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{Method: f.Method, Params: f.Params})
 	h := s.handlers[f.Method]
+	if s.vault.State == api.VaultLocked && !servedWhileLocked(f.Method) {
+		h = lockedHandler
+	}
 	s.mu.Unlock()
 	if h == nil {
 		h = s.builtin(f.Method)
@@ -347,6 +354,12 @@ func (s *Server) builtin(method string) Handler {
 			defer s.mu.Unlock()
 			st := s.status
 			st.PendingApprovals = len(s.approvals)
+			st.Vault = s.vault.State
+			if st.Vault == api.VaultLocked {
+				// As the daemon does: sealed state is unknown while locked.
+				st.Model, st.Provider, st.ModelConfigured = "", "", false
+				st.PendingApprovals, st.ActiveRuns, st.Sessions = 0, 0, 0
+			}
 			return st, nil
 		}
 	case api.MethodChatHistory:
@@ -372,6 +385,14 @@ func (s *Server) builtin(method string) Handler {
 		}
 	case api.MethodApprovalsResolve:
 		return s.approvalsResolve
+	case api.MethodVaultStatus:
+		return func(json.RawMessage) (any, *api.ErrorShape) { return s.Vault(), nil }
+	case api.MethodVaultUnlock:
+		return s.vaultUnlock
+	case api.MethodVaultLock:
+		return s.vaultLock
+	case api.MethodVaultCreate:
+		return s.vaultCreate
 	}
 	return func(json.RawMessage) (any, *api.ErrorShape) {
 		return nil, api.Errorf(api.CodeUnknownMethod, "unknown method %s", method)
