@@ -1,16 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/genos-project/genos/core/daemon"
+	"github.com/genos-project/genos/core/vault"
 )
 
 // runAudit implements `genos audit verify`, which works offline: it needs
 // only the state dir, not a running gateway.
-func runAudit(args []string, stdout io.Writer) error {
+func runAudit(args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) != 1 || args[0] != "verify" {
 		return errors.New("usage: genos audit verify")
 	}
@@ -18,7 +21,19 @@ func runAudit(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res, err := daemon.VerifyAudit(dir)
+	var v *vault.Vault
+	if daemon.HasVault(dir) {
+		// The log's lines and its key are sealed.
+		p, ok := os.LookupEnv("GENOS_VAULT_PASSPHRASE")
+		if !ok || p == "" {
+			p = readSecret(stdout, bufio.NewReader(stdin), stdin, "Vault passphrase")
+		}
+		if v, err = daemon.OpenVault(dir, []byte(p)); err != nil {
+			return err
+		}
+		defer v.Lock()
+	}
+	res, err := daemon.VerifyAudit(dir, v)
 	if err != nil {
 		return err
 	}

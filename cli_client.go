@@ -31,17 +31,15 @@ func dialGateway(ctx context.Context) (*api.Client, error) {
 		url = recordedURL(dir)
 	}
 	if url == "" {
-		cfg, err := config.Load(paths.ConfigFile(dir))
-		if errors.Is(err, config.ErrNoConfig) {
-			cfg = config.Default()
-		} else if err != nil {
+		boot, err := bootSettings(dir)
+		if err != nil {
 			return nil, err
 		}
-		host := cfg.Gateway.Bind
+		host := boot.Bind
 		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 			host = "127.0.0.1"
 		}
-		url = "ws://" + net.JoinHostPort(host, strconv.Itoa(cfg.Gateway.Port)) + "/ws"
+		url = "ws://" + net.JoinHostPort(host, strconv.Itoa(boot.Port)) + "/ws"
 	}
 	token, err := gateway.ReadToken(paths.TokenFile(dir))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -66,6 +64,21 @@ func dialGateway(ctx context.Context) (*api.Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// bootSettings says where the gateway of dir listens: from the config, or
+// from its plaintext mirror once the vault seals the config.
+func bootSettings(dir string) (config.Boot, error) {
+	cfg, err := config.Load(paths.ConfigFile(dir))
+	switch {
+	case errors.Is(err, config.ErrNoConfig):
+		return config.BootOf(config.Default()), nil
+	case errors.Is(err, config.ErrSealed):
+		return config.LoadBoot(paths.BootFile(dir))
+	case err != nil:
+		return config.Boot{}, err
+	}
+	return config.BootOf(cfg), nil
 }
 
 // recordedURL returns the address the running gateway wrote into the state

@@ -16,6 +16,7 @@ import (
 
 	"github.com/genos-project/genos/core/daemon"
 	"github.com/genos-project/genos/core/model"
+	"github.com/genos-project/genos/core/vault"
 )
 
 // localServers are OpenAI-compatible servers people commonly run on their
@@ -124,7 +125,20 @@ func runSetup(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 		}
 		s.Model = pickModel(stdout, ask, models)
 	}
-	if err := daemon.SaveSetup(dir, s); err != nil {
+	var v *vault.Vault
+	if daemon.HasVault(dir) {
+		// The config and the key are sealed: setup needs the vault open.
+		p, ok := os.LookupEnv("GENOS_VAULT_PASSPHRASE")
+		if !ok || p == "" {
+			p = readSecret(stdout, in, stdin, "Vault passphrase")
+		}
+		var err error
+		if v, err = daemon.OpenVault(dir, []byte(p)); err != nil {
+			return err
+		}
+		defer v.Lock()
+	}
+	if err := daemon.SaveSetup(dir, s, v); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Saved: %s · %s. A running gateway picks it up with the next message.\n", s.Provider, s.Model)

@@ -33,10 +33,13 @@ Usage:
   genos approvals            list pending tool approvals
   genos approvals resolve ID allow-once|allow-always|deny
   genos audit verify         check the tamper-evident audit log
+  genos vault init|status|unlock|lock|rekey|verify
+                             create, unlock, lock or rekey the encrypted vault
   genos version              print the version
 
 Environment:
   GENOS_STATE_DIR            state directory (default ~/.genosv1)
+  GENOS_VAULT_PASSPHRASE     unlocks the vault at start (servers); never passed to commands Genos runs
 `
 
 func main() {
@@ -74,7 +77,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "approvals":
 		err = runApprovals(ctx, args, stdout)
 	case "audit":
-		err = runAudit(args, stdout)
+		err = runAudit(args, stdin, stdout)
+	case "vault":
+		err = runVault(ctx, args, stdin, stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "genos %s\n", version)
 	case "help", "-h", "--help":

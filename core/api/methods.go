@@ -19,6 +19,10 @@ const (
 	MethodApprovalsList    = "approvals.list"
 	MethodApprovalsResolve = "approvals.resolve"
 	MethodModelsList       = "models.list"
+	MethodVaultStatus      = "vault.status"
+	MethodVaultUnlock      = "vault.unlock"
+	MethodVaultLock        = "vault.lock"
+	MethodVaultCreate      = "vault.create"
 )
 
 // Event names.
@@ -30,17 +34,20 @@ const (
 	EventApprovalResolved  = "approval.resolved"
 	EventSessionsChanged   = "sessions.changed"
 	EventTick              = "tick"
+	EventVaultChanged      = "vault.changed"
 )
 
 // Methods lists every method this build serves, in hello-ok order.
 var Methods = []string{
 	MethodHealth, MethodStatus, MethodChatSend, MethodChatHistory, MethodChatAbort,
 	MethodSessionsList, MethodApprovalsList, MethodApprovalsResolve, MethodModelsList,
+	MethodVaultStatus, MethodVaultUnlock, MethodVaultLock, MethodVaultCreate,
 }
 
 // Events lists every event this build emits.
 var Events = []string{
 	EventChat, EventAgent, EventApprovalRequested, EventApprovalResolved, EventSessionsChanged, EventTick,
+	EventVaultChanged,
 }
 
 // Challenge is the payload of the connect.challenge event.
@@ -118,6 +125,9 @@ type StatusResult struct {
 	ActiveRuns       int      `json:"activeRuns"`
 	Sessions         int      `json:"sessions"`
 	Warnings         []string `json:"warnings,omitempty"`
+	// Vault is none | locked | unlocked (VaultNone...). While locked,
+	// Sessions, model and approvals are not known and read as zero.
+	Vault string `json:"vault"`
 }
 
 // Agent is the public view of an agent.
@@ -291,4 +301,42 @@ type ModelsListResult struct {
 // TickEvent is the periodic keepalive.
 type TickEvent struct {
 	TS int64 `json:"ts"`
+}
+
+// Vault states in VaultStatus.State.
+const (
+	// VaultNone: no vault exists yet; data is stored in plaintext until
+	// onboarding (or genos vault init) creates one.
+	VaultNone = "none"
+	// VaultLocked: sealed data cannot be read or written; only connect,
+	// health, status and vault.* are served.
+	VaultLocked = "locked"
+	// VaultUnlocked: the daemon works normally.
+	VaultUnlocked = "unlocked"
+)
+
+// VaultStatus answers vault.status and vault.lock and is the payload of
+// vault.changed.
+type VaultStatus struct {
+	State string `json:"state"` // none | locked | unlocked
+	// IdleLockMinutes is the auto-lock timeout; 0 means never.
+	IdleLockMinutes int `json:"idleLockMinutes"`
+	// KeySources lists the key sources that can unlock without typing
+	// (keychain, secret-service, env), in the order they are tried.
+	KeySources []string `json:"keySources,omitempty"`
+	// QueuedInbound counts channel messages held while locked, to be
+	// processed at unlock.
+	QueuedInbound int `json:"queuedInbound"`
+	// RekeyPending is true when an interrupted rekey finishes at the next
+	// unlock.
+	RekeyPending bool `json:"rekeyPending,omitempty"`
+}
+
+// VaultUnlockParams unlocks the vault with a typed passphrase (vault.unlock)
+// or creates it (vault.create, which also migrates the plaintext state dir). With
+// Remember set, the passphrase is also stored in the platform key store
+// (macOS Keychain, Secret Service) so later starts unlock without typing.
+type VaultUnlockParams struct {
+	Passphrase string `json:"passphrase"`
+	Remember   bool   `json:"remember,omitempty"`
 }

@@ -64,3 +64,33 @@ func (c *Client) ModelsList(ctx context.Context) (ModelsListResult, error) {
 	err := c.Call(ctx, MethodModelsList, nil, &r)
 	return r, err
 }
+
+// VaultStatus calls vault.status.
+func (c *Client) VaultStatus(ctx context.Context) (VaultStatus, error) {
+	var r VaultStatus
+	err := c.Call(ctx, MethodVaultStatus, nil, &r)
+	return r, err
+}
+
+// VaultUnlock calls vault.unlock. A wrong passphrase is an
+// INVALID_REQUEST error saying so.
+func (c *Client) VaultUnlock(ctx context.Context, p VaultUnlockParams) (VaultStatus, error) {
+	var r VaultStatus
+	err := c.Call(ctx, MethodVaultUnlock, p, &r)
+	return r, err
+}
+
+// VaultLock calls vault.lock.
+func (c *Client) VaultLock(ctx context.Context) (VaultStatus, error) {
+	var r VaultStatus
+	err := c.Call(ctx, MethodVaultLock, nil, &r)
+	return r, err
+}
+
+// VaultCreate calls vault.create: onboarding creates the vault and seals
+// everything stored so far.
+func (c *Client) VaultCreate(ctx context.Context, p VaultUnlockParams) (VaultStatus, error) {
+	var r VaultStatus
+	err := c.Call(ctx, MethodVaultCreate, p, &r)
+	return r, err
+}

@@ -27,6 +27,7 @@ const (
 	DefaultExecMaxOutputBytes     = 64 << 10
 	DefaultApprovalTimeoutSeconds = 120
 	DefaultLogLevel               = "info"
+	DefaultAutoLockMinutes        = 30
 )
 
 // Model providers Model.Provider may name. The empty provider means onboarding
@@ -50,6 +51,15 @@ type Config struct {
 	Model   Model   `json:"model"`
 	Agent   Agent   `json:"agent"`
 	Logging Logging `json:"logging"`
+	Vault   Vault   `json:"vault"`
+}
+
+// Vault configures the vault's lifecycle (the vault itself is created in
+// onboarding or with genos vault init, not by a config switch).
+type Vault struct {
+	// AutoLockMinutes locks the vault after this many idle minutes; 0 means
+	// never. A pointer so that an explicit 0 survives defaults.
+	AutoLockMinutes *int `json:"autoLockMinutes"`
 }
 
 // Gateway configures the local WebSocket/HTTP gateway.
@@ -139,6 +149,10 @@ func (c *Config) applyDefaults() {
 	setInt(&c.Agent.ExecMaxOutputBytes, DefaultExecMaxOutputBytes)
 	setInt(&c.Agent.ApprovalTimeoutSeconds, DefaultApprovalTimeoutSeconds)
 	setString(&c.Logging.Level, DefaultLogLevel)
+	if c.Vault.AutoLockMinutes == nil {
+		n := DefaultAutoLockMinutes
+		c.Vault.AutoLockMinutes = &n
+	}
 }
 
 func setString(p *string, def string) {
@@ -158,5 +172,9 @@ func setInt(p *int, def int) {
 func (c *Config) clone() *Config {
 	cp := *c
 	cp.Agent.ToolPolicy = maps.Clone(c.Agent.ToolPolicy)
+	if c.Vault.AutoLockMinutes != nil {
+		n := *c.Vault.AutoLockMinutes
+		cp.Vault.AutoLockMinutes = &n
+	}
 	return &cp
 }

@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-
-	"github.com/genos-project/genos/core/durable"
 )
 
 // ErrNoConfig is wrapped by Load's error when the config file does not
@@ -24,20 +21,7 @@ const maxFileSize = 1 << 20
 // and line), migrations from the file's version to CurrentVersion, defaults
 // for zero fields, then Validate. A missing file returns an error wrapping
 // ErrNoConfig; a file from a newer Genos is refused rather than half-read.
-func Load(path string) (*Config, error) {
-	data, err := readLimited(path, maxFileSize)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("load config %s: %w", path, ErrNoConfig)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load config: %w", err)
-	}
-	c, err := parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	return c, nil
-}
+func Load(path string) (*Config, error) { return LoadSealed(path, nil) }
 
 // readLimited reads a whole file, refusing one larger than limit.
 func readLimited(path string, limit int64) ([]byte, error) {
@@ -141,22 +125,7 @@ func jsonKind(v any) string {
 
 // Save validates c and writes it to path atomically with mode 0600. On any
 // error the file on disk is unchanged.
-func Save(path string, c *Config) error {
-	if c == nil {
-		return errors.New("save config: nil config")
-	}
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("save config %s: %w", path, err)
-	}
-	data, err := encode(c)
-	if err != nil {
-		return fmt.Errorf("save config %s: %w", path, err)
-	}
-	if err := durable.WriteFile(path, data, 0o600); err != nil {
-		return fmt.Errorf("save config: %w", err)
-	}
-	return nil
-}
+func Save(path string, c *Config) error { return SaveSealed(path, c, nil) }
 
 // encode renders c as the file's bytes: indented, newline-terminated and
 // without HTML escaping, so URLs stay readable.

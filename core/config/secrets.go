@@ -25,7 +25,8 @@ const maxSecretLen = 64 << 10
 // later change moves these secrets into the encrypted vault (vault.enc) and
 // this type goes away.
 type Secrets struct {
-	path string
+	path   string
+	sealer Sealer // nil: plaintext secrets.json from before the vault
 
 	mu     sync.RWMutex
 	values map[string]string
@@ -35,8 +36,13 @@ type Secrets struct {
 // store (created on the first Set). A file that group or others may access
 // is refused, with a message telling the user to chmod 600 it, because its
 // content may already have been read and must not be used silently.
-func OpenSecrets(path string) (*Secrets, error) {
-	s := &Secrets{path: path, values: map[string]string{}}
+func OpenSecrets(path string) (*Secrets, error) { return OpenSecretsSealed(path, nil) }
+
+// OpenSecretsSealed opens a secret store sealed through sealer (vault.enc);
+// with a nil sealer it is OpenSecrets. Every later Set seals the whole store
+// again in memory before the atomic write.
+func OpenSecretsSealed(path string, sealer Sealer) (*Secrets, error) {
+	s := &Secrets{path: path, sealer: sealer, values: map[string]string{}}
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
@@ -54,6 +60,9 @@ func OpenSecrets(path string) (*Secrets, error) {
 	}
 	data, err := readLimited(path, maxFileSize)
 	if err != nil {
+		return nil, fmt.Errorf("open secrets: %w", err)
+	}
+	if data, err = unseal(path, data, sealer); err != nil {
 		return nil, fmt.Errorf("open secrets: %w", err)
 	}
 	if err := parseSecrets(data, s.values); err != nil {
@@ -98,6 +107,13 @@ func parseSecrets(data []byte, values map[string]string) error {
 
 // Path returns the file the store lives in.
 func (s *Secrets) Path() string { return s.path }
+
+// Names returns the names of every stored secret, sorted.
+func (s *Secrets) Names() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Sorted(maps.Keys(s.values))
+}
 
 // Get returns the secret called name and whether it exists.
 func (s *Secrets) Get(name string) (string, bool) {
@@ -144,7 +160,13 @@ func (s *Secrets) update(fn func(map[string]string)) error {
 	if err != nil {
 		return fmt.Errorf("encode secrets: %w", err)
 	}
-	if err := durable.WriteFile(s.path, append(data, '\n'), 0o600); err != nil {
+	data = append(data, '\n')
+	if s.sealer != nil {
+		if data, err = s.sealer.SealFile(data); err != nil {
+			return fmt.Errorf("save secrets %s: %w", s.path, err)
+		}
+	}
+	if err := durable.WriteFile(s.path, data, 0o600); err != nil {
 		return fmt.Errorf("save secrets: %w", err)
 	}
 	s.values = next

@@ -107,6 +107,12 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if c.Vault.AutoLockMinutes == nil {
+		v.addf("vault.autoLockMinutes", "must be set (0 means never)")
+	} else {
+		v.intRange("vault.autoLockMinutes", *c.Vault.AutoLockMinutes, 0, 7*24*60)
+	}
+
 	switch c.Logging.Level {
 	case "debug", "info", "warn", "error":
 	default:

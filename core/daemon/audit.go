@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"github.com/genos-project/genos/core/agent"
 	"github.com/genos-project/genos/core/policy"
+	"maps"
 	"path/filepath"
+	"time"
 
 	"github.com/genos-project/genos/core/audit"
 	"github.com/genos-project/genos/core/config"
 	"github.com/genos-project/genos/core/paths"
+	"github.com/genos-project/genos/core/vault"
 )
 
 // auditKeyRef names the secret holding the audit log's HMAC key. It lives
@@ -41,30 +44,90 @@ func auditKey(secrets *config.Secrets) ([]byte, error) {
 }
 
 // VerifyAudit checks the audit log of stateDir offline (genos audit verify).
-func VerifyAudit(stateDir string) (audit.VerifyResult, error) {
-	secrets, err := config.OpenSecrets(paths.SecretsFile(stateDir))
+// v is the state dir's vault, unlocked, or nil when there is none.
+func VerifyAudit(stateDir string, v *vault.Vault) (audit.VerifyResult, error) {
+	bad := audit.VerifyResult{FirstBad: -1}
+	var sealer config.Sealer
+	path := paths.SecretsFile(stateDir)
+	var codec audit.LineCodec = audit.PlainCodec{}
+	if v != nil {
+		sealer, path, codec = v, paths.VaultSecretsFile(stateDir), v.LineCodec()
+	} else if HasVault(stateDir) {
+		return bad, fmt.Errorf("the audit log is sealed: %w", vault.ErrLocked)
+	}
+	secrets, err := config.OpenSecretsSealed(path, sealer)
 	if err != nil {
-		return audit.VerifyResult{FirstBad: -1}, err
+		return bad, err
 	}
 	h, ok := secrets.Get(auditKeyRef)
 	if !ok {
-		return audit.VerifyResult{FirstBad: -1}, fmt.Errorf("no audit key in %s: Genos has not written an audit log here yet", secrets.Path())
+		return bad, fmt.Errorf("no audit key in %s: Genos has not written an audit log here yet", secrets.Path())
 	}
 	key, err := hex.DecodeString(h)
 	if err != nil || len(key) != audit.KeySize {
-		return audit.VerifyResult{FirstBad: -1}, fmt.Errorf("the audit key in %s is malformed", secrets.Path())
+		return bad, fmt.Errorf("the audit key in %s is malformed", secrets.Path())
 	}
-	return audit.VerifyFile(AuditFile(stateDir), key, audit.PlainCodec{})
+	defer clear(key)
+	return audit.VerifyFile(AuditFile(stateDir), key, codec)
 }
 
-// record appends an audit event. Audit failures are logged, never fatal:
-// refusing to answer the owner because the log is full would be worse.
+// auditGatewayAuthFailed is recorded for every connect with a bad token.
+const auditGatewayAuthFailed = audit.EventGatewayAuthFailed
+
+// maxPendingAudit bounds the events kept in memory while the vault is
+// locked (failed logins from a script must not grow memory without end);
+// past it, the count of dropped events is recorded instead.
+const maxPendingAudit = 1000
+
+type pendingEvent struct {
+	ev audit.Event
+}
+
+// record appends an audit event. While the vault is locked the log cannot
+// be written (its lines are sealed and its key is a secret), so events are
+// held in memory and written at the next unlock. Audit failures are logged,
+// never fatal: refusing to answer the owner because the log is full would
+// be worse.
 func (d *Daemon) record(event string, fields map[string]string) {
-	if d.audit == nil {
+	ev := audit.Event{Event: event, Fields: fields}
+	l := d.auditLog.Load()
+	if l != nil {
+		err := l.Append(ev)
+		if err == nil {
+			return
+		}
+		if d.auditLog.Load() == l {
+			d.log.Error("audit append failed", "event", event, "err", err)
+			return
+		}
+		// The engine stopped under us: keep the event for the next unlock.
+	}
+	{
+		// Written later: keep when it really happened.
+		held := make(map[string]string, len(fields)+1)
+		maps.Copy(held, fields)
+		held["heldSince"] = time.Now().UTC().Format(time.RFC3339)
+		ev.Fields = held
+		d.pmu.Lock()
+		if len(d.pendingAudit) < maxPendingAudit {
+			d.pendingAudit = append(d.pendingAudit, pendingEvent{ev: ev})
+		}
+		d.pmu.Unlock()
 		return
 	}
-	if err := d.audit.Append(audit.Event{Event: event, Fields: fields}); err != nil {
-		d.log.Error("audit append failed", "event", event, "err", err)
+}
+
+// flushPendingAudit writes the events recorded while locked. The caller
+// holds d.mu and has just installed d.eng.
+func (d *Daemon) flushPendingAudit() {
+	d.pmu.Lock()
+	pending := d.pendingAudit
+	d.pendingAudit = nil
+	d.pmu.Unlock()
+	for _, p := range pending {
+		if err := d.eng.audit.Append(p.ev); err != nil {
+			d.log.Error("audit append failed", "event", p.ev.Event, "err", err)
+		}
 	}
 }
 

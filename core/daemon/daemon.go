@@ -1,5 +1,12 @@
 // Package daemon builds every core part from the config and runs them: the
 // single place where the engine is wired together.
+//
+// The daemon has two layers. The outer one runs whether or not the vault is
+// unlocked: the instance lock, the gateway token and listener, the sessions
+// database (its content columns are sealed), the approvals queue and the
+// sealed inbound queue. The inner one, the engine, reads and writes sealed
+// data (config, secrets, transcripts, workspace files, audit log) and exists
+// only while the vault is unlocked, or always when no vault exists yet.
 package daemon
 
 import (
@@ -9,20 +16,22 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/genos-project/genos/core/agent"
 	"github.com/genos-project/genos/core/api"
 	"github.com/genos-project/genos/core/audit"
 	"github.com/genos-project/genos/core/config"
 	"github.com/genos-project/genos/core/gateway"
+	"github.com/genos-project/genos/core/inbox"
 	"github.com/genos-project/genos/core/paths"
 	"github.com/genos-project/genos/core/policy"
 	"github.com/genos-project/genos/core/session"
 	"github.com/genos-project/genos/core/store"
-	"github.com/genos-project/genos/core/tools"
+	"github.com/genos-project/genos/core/vault"
+	"github.com/genos-project/genos/core/vault/keysource"
 )
 
 // Options configures New.
@@ -41,6 +50,16 @@ type Options struct {
 	Pipe *api.PipeListener
 	// ShutdownGrace bounds the graceful shutdown; 0 means 5 s.
 	ShutdownGrace time.Duration
+	// KeySources are tried, in order, to unlock the vault at start without
+	// asking anyone. Nil means the defaults: GENOS_VAULT_PASSPHRASE, then the
+	// platform key store (macOS Keychain, Secret Service). Tests pass an
+	// empty slice.
+	KeySources []keysource.Source
+	// Remember stores a passphrase for later starts ("remember" in unlock
+	// and create). Nil means the platform key store.
+	Remember keysource.Store
+	// VaultClock drives auto-lock; nil is the system clock.
+	VaultClock vault.Clock
 }
 
 // Daemon holds every running part. Build it with New, run it with Run, and
@@ -50,20 +69,33 @@ type Daemon struct {
 	log       *slog.Logger
 	lock      *paths.InstanceLock
 	db        *store.DB
-	sessions  *session.Manager
 	queue     *session.Queue
 	approvals *policy.Approvals
-	models    *modelSwitch
 	gw        *gateway.Server
 	token     string
 	tcp       net.Listener
-	info      agent.Info
-	audit     *audit.Log
+	inbox     *inbox.Queue // nil until a vault exists
+
+	// mu serialises vault transitions (create, unlock, lock, rekey) and
+	// guards vault and eng.
+	mu    sync.Mutex
+	vault *vault.Vault // nil while no vault exists
+	eng   *engine      // nil while the vault is locked
+
+	// auditLog is the engine's audit log, read without d.mu so that events
+	// raised while a transition holds it (approvals withdrawn by a lock)
+	// never wait for it.
+	auditLog     atomic.Pointer[audit.Log]
+	pmu          sync.Mutex
+	pendingAudit []pendingEvent // recorded while locked, written at unlock
+
+	runCtx context.Context // set by Run, for goroutines the vault starts
 }
 
 // New takes the state dir's instance lock and builds the daemon. A missing
 // config is not an error: the daemon starts with defaults, and NeedsSetup
-// reports true until a model is configured.
+// reports true until a model is configured. With a vault, New tries the key
+// sources and otherwise starts locked.
 func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -71,13 +103,19 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = 5 * time.Second
 	}
+	if o.KeySources == nil {
+		o.KeySources = []keysource.Source{keysource.Env(os.LookupEnv), keysource.Platform(o.StateDir)}
+	}
+	if o.Remember == nil {
+		o.Remember = keysource.Platform(o.StateDir)
+	}
 	if err := harden(); err != nil {
 		o.Logger.Warn("could not protect the process from same-user inspection", "err", err)
 	}
 	if err := paths.Ensure(o.StateDir); err != nil {
 		return nil, err
 	}
-	d := &Daemon{opts: o, log: o.Logger}
+	d := &Daemon{opts: o, log: o.Logger, runCtx: context.Background()}
 	d.lock, err = paths.Lock(o.StateDir)
 	if err != nil {
 		return nil, err
@@ -88,122 +126,97 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		}
 	}()
 
-	cfgPath := paths.ConfigFile(o.StateDir)
-	cfg, err := config.Load(cfgPath)
-	if errors.Is(err, config.ErrNoConfig) {
-		cfg = config.Default()
-	} else if err != nil {
-		return nil, err
+	switch d.vault, err = vault.Open(o.StateDir, vault.Options{Logger: d.log, Clock: o.VaultClock}); {
+	case errors.Is(err, vault.ErrNoVault):
+		d.vault = nil
+	case err != nil:
+		return nil, fmt.Errorf("%w (restore vault.check from a backup; without it the vault cannot be opened)", err)
+	default:
+		d.vault.OnChange(d.vaultChanged)
 	}
-	secrets, err := config.OpenSecrets(paths.SecretsFile(o.StateDir))
+	boot, err := d.bootSettings()
 	if err != nil {
 		return nil, err
-	}
-	key, err := auditKey(secrets)
-	if err != nil {
-		return nil, err
-	}
-	if d.audit, err = audit.Open(AuditFile(o.StateDir), key, audit.PlainCodec{}); err != nil {
-		return nil, fmt.Errorf("open the audit log: %w (genos audit verify tells what is wrong with it)", err)
 	}
 	if d.db, err = store.Open(ctx, paths.DBFile(o.StateDir)); err != nil {
 		return nil, err
 	}
-	c := *cfg
-	if d.info, err = agent.LoadOrCreate(o.StateDir, c.Agent.Name); err != nil {
-		return nil, err
-	}
-	d.sessions = session.NewManager(o.StateDir, d.db, session.PlainCodec{})
 	d.queue = session.NewQueue(8)
-	d.models = &modelSwitch{log: d.log, cfgPath: cfgPath, secretsPath: paths.SecretsFile(o.StateDir),
-		onReload: func(c config.Config) {
-			d.record(audit.EventConfigChanged, map[string]string{"what": "model", "provider": c.Model.Provider, "model": c.Model.Model})
-		}}
-	if err := d.models.configure(c, secrets); err != nil {
-		// A broken model setting must not keep the gateway from starting:
-		// the user fixes it through setup, which needs a running daemon.
-		d.log.Warn("model not usable", "err", err)
-	}
-	if st, err := os.Stat(cfgPath); err == nil {
-		d.models.modTime = st.ModTime()
-	}
 	if d.token, err = gateway.LoadOrCreateToken(paths.TokenFile(o.StateDir)); err != nil {
 		return nil, err
 	}
-
-	reg, err := tools.NewRegistry(tools.Builtins(tools.BuiltinOptions{
-		ExecTimeout:   time.Duration(c.Agent.ExecTimeoutSeconds) * time.Second,
-		ExecMaxOutput: c.Agent.ExecMaxOutputBytes,
-		HiddenEnv:     nonEmpty(c.Model.APIKeyEnv),
-	})...)
-	if err != nil {
-		return nil, err
-	}
-	rules := policy.DefaultRules()
-	for k, v := range c.Agent.ToolPolicy {
-		if tools.Category(k).Valid() {
-			rules.Categories[k] = policy.Mode(v)
-		} else {
-			if rules.Tools == nil {
-				rules.Tools = map[string]policy.Mode{}
-			}
-			rules.Tools[k] = policy.Mode(v)
+	if d.vault != nil {
+		if d.inbox, err = openInbox(o.StateDir); err != nil {
+			return nil, err
 		}
 	}
 	var gw *gateway.Server
-	d.approvals = policy.NewApprovals(time.Duration(c.Agent.ApprovalTimeoutSeconds)*time.Second, func(e policy.Event) {
+	d.approvals = policy.NewApprovals(time.Duration(config.DefaultApprovalTimeoutSeconds)*time.Second, func(e policy.Event) {
 		d.auditApproval(e)
 		if gw != nil {
 			gw.NotifyApproval(e)
 		}
 	})
-	runner := &agent.Runner{
-		Info:       d.info,
-		Workspace:  filepath.Join(o.StateDir, d.info.Workspace),
-		Tools:      reg,
-		Rules:      rules,
-		Approvals:  d.approvals,
-		MaxRounds:  c.Agent.MaxRounds,
-		RunTimeout: time.Duration(c.Agent.RunTimeoutSeconds) * time.Second,
-		Logger:     d.log.With("agent", d.info.ID),
-		OnToolRun:  d.auditToolRun,
-	}
 	listen := o.Listen
 	if listen == "" {
-		listen = net.JoinHostPort(c.Gateway.Bind, strconv.Itoa(c.Gateway.Port))
+		listen = net.JoinHostPort(boot.Bind, strconv.Itoa(boot.Port))
 	}
 	if !o.NoTCP {
 		if err := gateway.CheckBind(listen, d.token); err != nil {
 			return nil, err
 		}
 		if d.tcp, err = net.Listen("tcp", listen); err != nil {
-			return nil, fmt.Errorf("listen on %s: %w (is another program using the port? set gateway.port in %s)", listen, err, cfgPath)
+			return nil, fmt.Errorf("listen on %s: %w (is another program using the port? set gateway.port in the config)", listen, err)
 		}
 		listen = d.tcp.Addr().String()
 	}
 	gw, err = gateway.New(gateway.Options{
-		Version:      o.Version,
-		StateDir:     o.StateDir,
-		Listen:       listen,
-		Token:        d.token,
-		Agent:        d.info,
-		Runner:       runner,
-		Sessions:     d.sessions,
-		DB:           d.db,
-		Approvals:    d.approvals,
-		Models:       d.models,
-		Queue:        d.queue,
-		Logger:       d.log,
-		TickInterval: time.Duration(c.Gateway.TickSeconds) * time.Second,
+		Version:   o.Version,
+		StateDir:  o.StateDir,
+		Listen:    listen,
+		Token:     d.token,
+		DB:        d.db,
+		Approvals: d.approvals,
+		Queue:     d.queue,
+		Vault:     vaultControl{d},
+		Logger:    d.log,
 		OnAuthFailure: func(remote, client string) {
-			d.record(audit.EventGatewayAuthFailed, map[string]string{"remote": remote, "client": client})
+			d.record(auditGatewayAuthFailed, map[string]string{"remote": remote, "client": client})
 		},
 	})
 	if err != nil {
 		return nil, err
 	}
 	d.gw = gw
+
+	if d.vault == nil {
+		if err := d.startEngine(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		d.tryKeySources(ctx)
+	}
 	return d, nil
+}
+
+// bootSettings returns where to listen: from the plaintext config before a
+// vault exists, from the plaintext boot mirror after.
+func (d *Daemon) bootSettings() (config.Boot, error) {
+	if d.vault != nil {
+		return config.LoadBoot(paths.BootFile(d.opts.StateDir))
+	}
+	cfg, err := config.Load(paths.ConfigFile(d.opts.StateDir))
+	switch {
+	case errors.Is(err, config.ErrNoConfig):
+		return config.BootOf(config.Default()), nil
+	case errors.Is(err, config.ErrSealed):
+		// vault.check is gone but the config is sealed: the state dir is
+		// damaged, and guessing would only hide it.
+		return config.Boot{}, fmt.Errorf("%w; %s is missing, so the vault cannot be opened (restore it from a backup)", err, vault.CheckFile)
+	case err != nil:
+		return config.Boot{}, err
+	}
+	return config.BootOf(cfg), nil
 }
 
 // Run serves until ctx ends, then shuts down within the configured grace.
@@ -223,18 +236,34 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		defer os.Remove(paths.AddrFile(d.opts.StateDir))
 	}
-	d.log.Info("gateway ready", "listen", d.Addr(), "agent", d.info.ID, "model_configured", !d.NeedsSetup())
+	d.mu.Lock()
+	d.runCtx = ctx
+	v := d.vault
+	d.mu.Unlock()
+	if v != nil {
+		go v.Run(ctx)
+	}
+	go watchSleep(ctx, d.log, d.lockForSleep)
+	d.log.Info("gateway ready", "listen", d.Addr(), "vault", d.vaultStatus().State, "model_configured", !d.NeedsSetup())
 	return d.gw.Serve(ctx, d.opts.ShutdownGrace, ls...)
 }
 
-// Close releases what New acquired. Call it after Run returns.
+// Close releases what New acquired. Call it after Run returns. It locks the
+// vault, so no key outlives the process's useful life.
 func (d *Daemon) Close() error {
 	var errs []error
-	if d.audit != nil {
-		errs = append(errs, d.audit.Close())
+	d.mu.Lock()
+	if d.eng != nil {
+		d.auditLog.Store(nil)
+		errs = append(errs, d.eng.close())
+		d.eng = nil
 	}
-	if d.sessions != nil {
-		errs = append(errs, d.sessions.Close())
+	if d.vault != nil {
+		d.vault.Lock()
+	}
+	d.mu.Unlock()
+	if d.inbox != nil {
+		errs = append(errs, d.inbox.Close())
 	}
 	if d.db != nil {
 		errs = append(errs, d.db.Close())
@@ -256,10 +285,23 @@ func (d *Daemon) Addr() string {
 // Token is the gateway token clients must present.
 func (d *Daemon) Token() string { return d.token }
 
-// NeedsSetup reports whether no usable model is configured yet.
+// NeedsSetup reports whether no usable model is configured yet. While the
+// vault is locked the answer is unknown and reported as false: the unlock
+// comes first.
 func (d *Daemon) NeedsSetup() bool {
-	_, _, _, ok := d.models.Current()
+	e := d.engine()
+	if e == nil {
+		return false
+	}
+	_, _, _, ok := e.models.Current()
 	return !ok
+}
+
+// engine returns the running engine, nil while locked.
+func (d *Daemon) engine() *engine {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.eng
 }
 
 // Setup is what onboarding collects.
@@ -275,12 +317,18 @@ const apiKeyRef = "model.apiKey"
 
 // ApplySetup validates and saves a model setup, stores the key as a secret,
 // and switches the running daemon to the new provider. Nothing is written if
-// the setup is invalid.
+// the setup is invalid. It needs the vault unlocked.
 func (d *Daemon) ApplySetup(_ context.Context, s Setup) error {
-	if err := SaveSetup(d.opts.StateDir, s); err != nil {
+	d.mu.Lock()
+	e := d.eng
+	d.mu.Unlock()
+	if e == nil {
+		return fmt.Errorf("save setup: %w", vault.ErrLocked)
+	}
+	if err := saveSetup(d.opts.StateDir, s, e.sealer, e.secrets); err != nil {
 		return err
 	}
-	return d.models.reload() // audited through onReload
+	return e.models.reload() // audited through onReload
 }
 
 // writeAddr atomically replaces path with addr.

@@ -19,7 +19,7 @@ import (
 
 func newDaemon(t *testing.T, dir string) *Daemon {
 	t.Helper()
-	d, err := New(context.Background(), Options{StateDir: dir, Version: "test", Listen: "127.0.0.1:0"})
+	d, err := New(context.Background(), Options{StateDir: dir, Version: "test", Listen: "127.0.0.1:0", KeySources: noKeySources, Remember: noStore{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestSetupSwitchesModelWithoutRestart(t *testing.T) {
 	if d.NeedsSetup() {
 		t.Fatal("setup did not take effect")
 	}
-	p, name, model, ok := d.models.Current()
+	p, name, model, ok := d.engine().models.Current()
 	if !ok || p == nil || name != "openai" || model != "m1" {
 		t.Fatalf("current model = %v %q %q %v", p, name, model, ok)
 	}
@@ -82,7 +82,7 @@ func TestSetupSwitchesModelWithoutRestart(t *testing.T) {
 
 func TestSaveSetupOffline(t *testing.T) {
 	dir := t.TempDir()
-	if err := SaveSetup(dir, Setup{Provider: "openai", BaseURL: "http://127.0.0.1:11434/v1", Model: "llama3.2"}); err != nil {
+	if err := SaveSetup(dir, Setup{Provider: "openai", BaseURL: "http://127.0.0.1:11434/v1", Model: "llama3.2"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	d := newDaemon(t, dir)
@@ -130,16 +130,16 @@ func TestSetupFromAnotherProcessIsPickedUp(t *testing.T) {
 		t.Fatal("fresh daemon should need setup")
 	}
 	// What `genos setup` does next to a running gateway.
-	if err := SaveSetup(dir, Setup{Provider: "openai", BaseURL: "http://127.0.0.1:11434/v1", Model: "llama3.2"}); err != nil {
+	if err := SaveSetup(dir, Setup{Provider: "openai", BaseURL: "http://127.0.0.1:11434/v1", Model: "llama3.2"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	d.models.checkMu.Lock()
-	d.models.checked = time.Time{} // skip the once-a-second stat throttle
-	d.models.checkMu.Unlock()
+	d.engine().models.checkMu.Lock()
+	d.engine().models.checked = time.Time{} // skip the once-a-second stat throttle
+	d.engine().models.checkMu.Unlock()
 	if d.NeedsSetup() {
 		t.Fatal("the running daemon did not pick up the saved setup")
 	}
-	if _, _, m, _ := d.models.Current(); m != "llama3.2" {
+	if _, _, m, _ := d.engine().models.Current(); m != "llama3.2" {
 		t.Fatalf("model = %q", m)
 	}
 }
@@ -158,7 +158,7 @@ func TestAuditRecordsSetupApprovalsAndAuthFailures(t *testing.T) {
 	d.auditToolRun(agent.ToolRun{Tool: "read", Category: "read"}) // not audited
 	d.Close()
 
-	res, err := VerifyAudit(dir)
+	res, err := VerifyAudit(dir, nil)
 	if err != nil || !res.OK() {
 		t.Fatalf("verify: %+v, %v", res, err)
 	}

@@ -19,9 +19,11 @@ import (
 // notices when genos.json changed on disk (`genos setup` run next to a
 // running gateway) and picks the new model up without a restart.
 type modelSwitch struct {
-	log         *slog.Logger
-	cfgPath     string
-	secretsPath string
+	log     *slog.Logger
+	cfgPath string
+	// load reads the config and secrets (through the vault when there is
+	// one).
+	load func() (*config.Config, *config.Secrets, error)
 	// onReload hears of a model configuration picked up from disk.
 	onReload func(config.Config)
 
@@ -44,11 +46,7 @@ func (m *modelSwitch) reload() error {
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
-	c, err := config.Load(m.cfgPath)
-	if err != nil {
-		return err
-	}
-	secrets, err := config.OpenSecrets(m.secretsPath)
+	c, secrets, err := m.load()
 	if err != nil {
 		return err
 	}

@@ -6,16 +6,35 @@ import (
 
 	"github.com/genos-project/genos/core/config"
 	"github.com/genos-project/genos/core/paths"
+	"github.com/genos-project/genos/core/vault"
 )
 
 // SaveSetup writes a model setup to the state dir without a running daemon
 // (genos setup on a headless machine). It validates before writing anything.
-func SaveSetup(stateDir string, s Setup) error {
+// v is the state dir's vault, unlocked, or nil when there is none; a state
+// dir with a vault refuses a nil v rather than write plaintext.
+func SaveSetup(stateDir string, s Setup, v *vault.Vault) error {
 	if err := paths.Ensure(stateDir); err != nil {
 		return err
 	}
+	var sealer config.Sealer
+	secretsPath := paths.SecretsFile(stateDir)
+	if v != nil {
+		sealer, secretsPath = v, paths.VaultSecretsFile(stateDir)
+	} else if HasVault(stateDir) {
+		return fmt.Errorf("save setup: this state directory has a vault: %w", vault.ErrLocked)
+	}
+	secrets, err := config.OpenSecretsSealed(secretsPath, sealer)
+	if err != nil {
+		return err
+	}
+	return saveSetup(stateDir, s, sealer, secrets)
+}
+
+// saveSetup validates s against the config on disk and saves config and key.
+func saveSetup(stateDir string, s Setup, sealer config.Sealer, secrets *config.Secrets) error {
 	path := paths.ConfigFile(stateDir)
-	cfg, err := config.Load(path)
+	cfg, err := config.LoadSealed(path, sealer)
 	if errors.Is(err, config.ErrNoConfig) {
 		cfg = config.Default()
 	} else if err != nil {
@@ -26,15 +45,23 @@ func SaveSetup(stateDir string, s Setup) error {
 		return err
 	}
 	if s.APIKey != "" {
-		secrets, err := config.OpenSecrets(paths.SecretsFile(stateDir))
-		if err != nil {
-			return err
-		}
 		if err := secrets.Set(apiKeyRef, s.APIKey); err != nil {
 			return fmt.Errorf("save API key: %w", err)
 		}
 	}
-	return config.Save(path, cfg)
+	if err := config.SaveSealed(path, cfg, sealer); err != nil {
+		return err
+	}
+	if sealer != nil {
+		return config.WriteBoot(paths.BootFile(stateDir), config.BootOf(cfg))
+	}
+	return nil
+}
+
+// HasVault reports whether stateDir holds a vault.
+func HasVault(stateDir string) bool {
+	_, err := vault.Open(stateDir, vault.Options{})
+	return err == nil || !errors.Is(err, vault.ErrNoVault)
 }
 
 func applySetup(c *config.Config, s Setup) {

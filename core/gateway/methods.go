@@ -35,6 +35,10 @@ func (s *Server) handlers() map[string]handler {
 		api.MethodApprovalsList:    s.approvalsList,
 		api.MethodApprovalsResolve: s.approvalsResolve,
 		api.MethodModelsList:       s.modelsList,
+		api.MethodVaultStatus:      s.vaultStatus,
+		api.MethodVaultUnlock:      s.vaultUnlock,
+		api.MethodVaultLock:        s.vaultLock,
+		api.MethodVaultCreate:      s.vaultCreate,
 	}
 }
 
@@ -79,43 +83,49 @@ func (s *Server) status(ctx context.Context, _ *conn, _ json.RawMessage) (any, e
 	if err != nil {
 		return nil, err
 	}
-	_, provider, modelName, ok := s.opts.Models.Current()
-	return api.StatusResult{
+	res := api.StatusResult{
 		Version:          s.opts.Version,
 		StateDir:         s.opts.StateDir,
 		Listen:           s.opts.Listen,
-		DefaultAgent:     api.Agent{ID: s.opts.Agent.ID, Name: s.opts.Agent.Name},
-		ModelConfigured:  ok,
-		Model:            modelName,
-		Provider:         provider,
 		PendingApprovals: s.opts.Approvals.Pending(),
 		ActiveRuns:       s.opts.Queue.Active(),
 		Sessions:         n,
 		Warnings:         s.warnings(),
-	}, nil
+		Vault:            s.vaultState().State,
+	}
+	if e := s.eng.Load(); e != nil {
+		_, provider, modelName, ok := e.Models.Current()
+		res.DefaultAgent = api.Agent{ID: e.Agent.ID, Name: e.Agent.Name}
+		res.ModelConfigured, res.Model, res.Provider = ok, modelName, provider
+	}
+	return res, nil
 }
 
 // sessionKey parses a key from params and checks it names a known agent.
-func (s *Server) sessionKey(raw string) (session.Key, error) {
+func (e *Engine) sessionKey(raw string) (session.Key, error) {
 	if raw == "" {
-		return session.MainKey(s.opts.Agent.ID), nil
+		return session.MainKey(e.Agent.ID), nil
 	}
 	k, err := session.ParseKey(raw)
 	if err != nil {
 		return session.Key{}, api.Errorf(api.CodeInvalidRequest, "sessionKey: %v", err)
 	}
-	if k.AgentID != s.opts.Agent.ID {
+	if k.AgentID != e.Agent.ID {
 		return session.Key{}, api.Errorf(api.CodeNotFound, "no agent with id %q", k.AgentID)
 	}
 	return k, nil
 }
 
 func (s *Server) chatHistory(ctx context.Context, c *conn, raw json.RawMessage) (any, error) {
+	e, err := s.engine()
+	if err != nil {
+		return nil, err
+	}
 	var p api.ChatHistoryParams
 	if err := api.DecodeParams(raw, &p); err != nil {
 		return nil, err
 	}
-	key, err := s.sessionKey(p.SessionKey)
+	key, err := e.sessionKey(p.SessionKey)
 	if err != nil {
 		return nil, err
 	}
@@ -127,12 +137,12 @@ func (s *Server) chatHistory(ctx context.Context, c *conn, raw json.RawMessage) 
 	}
 	c.join(key.String())
 	res := api.ChatHistoryResult{SessionKey: key.String(), Records: []chat.Record{}}
-	if _, found, err := s.opts.Sessions.Lookup(ctx, key); err != nil {
+	if _, found, err := e.Sessions.Lookup(ctx, key); err != nil {
 		return nil, err
 	} else if !found {
 		return res, nil // reading history must not create a session
 	}
-	sess, err := s.opts.Sessions.Open(ctx, key)
+	sess, err := e.Sessions.Open(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +171,10 @@ func (s *Server) chatHistory(ctx context.Context, c *conn, raw json.RawMessage) 
 }
 
 func (s *Server) sessionsList(ctx context.Context, _ *conn, raw json.RawMessage) (any, error) {
+	e, err := s.engine()
+	if err != nil {
+		return nil, err
+	}
 	var p api.SessionsListParams
 	if err := api.DecodeParams(raw, &p); err != nil {
 		return nil, err
@@ -168,7 +182,7 @@ func (s *Server) sessionsList(ctx context.Context, _ *conn, raw json.RawMessage)
 	if p.Limit < 0 || p.Limit > 1000 {
 		return nil, api.Errorf(api.CodeInvalidRequest, "limit must be between 0 and 1000")
 	}
-	rows, err := s.opts.Sessions.List(ctx, p.AgentID, p.Limit)
+	rows, err := e.Sessions.List(ctx, p.AgentID, p.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +196,9 @@ func (s *Server) sessionsList(ctx context.Context, _ *conn, raw json.RawMessage)
 }
 
 func (s *Server) approvalsList(context.Context, *conn, json.RawMessage) (any, error) {
+	if _, err := s.engine(); err != nil {
+		return nil, err
+	}
 	out := api.ApprovalsListResult{Approvals: []api.Approval{}}
 	for _, r := range s.opts.Approvals.List() {
 		out.Approvals = append(out.Approvals, approvalView(r))
@@ -190,6 +207,9 @@ func (s *Server) approvalsList(context.Context, *conn, json.RawMessage) (any, er
 }
 
 func (s *Server) approvalsResolve(_ context.Context, _ *conn, raw json.RawMessage) (any, error) {
+	if _, err := s.engine(); err != nil {
+		return nil, err
+	}
 	var p api.ApprovalsResolveParams
 	if err := api.DecodeParams(raw, &p); err != nil {
 		return nil, err
@@ -212,13 +232,17 @@ func (s *Server) approvalsResolve(_ context.Context, _ *conn, raw json.RawMessag
 }
 
 func (s *Server) modelsList(ctx context.Context, _ *conn, _ json.RawMessage) (any, error) {
-	_, provider, modelName, ok := s.opts.Models.Current()
+	e, err := s.engine()
+	if err != nil {
+		return nil, err
+	}
+	_, provider, modelName, ok := e.Models.Current()
 	if !ok {
 		return api.ModelsListResult{Models: []api.ModelInfo{}, Error: s.opts.SetupHint}, nil
 	}
 	lctx, cancel := context.WithTimeout(ctx, modelsListWindow)
 	defer cancel()
-	ids, err := s.opts.Models.List(lctx)
+	ids, err := e.Models.List(lctx)
 	out := api.ModelsListResult{Models: []api.ModelInfo{}}
 	if err != nil {
 		out.Error = err.Error()

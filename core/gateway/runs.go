@@ -108,11 +108,15 @@ func (t *runTable) wait(ctx context.Context) {
 }
 
 func (s *Server) chatSend(ctx context.Context, c *conn, raw json.RawMessage) (any, error) {
+	e, err := s.engine()
+	if err != nil {
+		return nil, err
+	}
 	var p api.ChatSendParams
 	if err := api.DecodeParams(raw, &p); err != nil {
 		return nil, err
 	}
-	key, err := s.sessionKey(p.SessionKey)
+	key, err := e.sessionKey(p.SessionKey)
 	if err != nil {
 		return nil, err
 	}
@@ -130,31 +134,79 @@ func (s *Server) chatSend(ctx context.Context, c *conn, raw json.RawMessage) (an
 	case len(p.Attachments) > 0:
 		return nil, api.Errorf(api.CodeInvalidRequest, "attachments are not supported yet")
 	}
-	provider, _, modelName, ok := s.opts.Models.Current()
-	if !ok {
-		return nil, api.Errorf(api.CodeNoModel, "%s", s.opts.SetupHint)
-	}
 	keyStr := key.String()
 	c.join(keyStr) // before the run starts, so no event is missed
-	var runCtx context.Context
-	id, fresh := s.runs.claim(keyStr+"\x00"+p.IdempotencyKey, time.Now(), func() *runEntry {
-		var cancel context.CancelFunc
-		runCtx, cancel = context.WithCancel(s.baseCtx)
-		if p.TimeoutMs > 0 {
-			runCtx, cancel = withTimeoutCancel(runCtx, cancel, time.Duration(p.TimeoutMs)*time.Millisecond)
-		}
-		return &runEntry{id: newID("run_"), sessionKey: keyStr, cancel: cancel}
-	})
-	if !fresh {
-		return api.ChatSendResult{RunID: id}, nil
-	}
 	input := chat.Record{
 		Role:       chat.RoleUser,
 		Content:    p.Message,
 		Provenance: &chat.Provenance{Kind: chat.ExternalUser, Channel: "gateway"},
 	}
-	go s.execute(runCtx, id, key, input, provider, modelName)
+	id, err := s.startRun(e, key, input, p.IdempotencyKey, time.Duration(p.TimeoutMs)*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
 	return api.ChatSendResult{RunID: id}, nil
+}
+
+// startRun starts (or, for a repeated idempotency key, finds) a run of
+// input on key and returns its id.
+func (s *Server) startRun(e *Engine, key session.Key, input chat.Record, idemKey string, timeout time.Duration) (string, error) {
+	provider, _, modelName, ok := e.Models.Current()
+	if !ok {
+		return "", api.Errorf(api.CodeNoModel, "%s", s.opts.SetupHint)
+	}
+	keyStr := key.String()
+	var runCtx context.Context
+	id, fresh := s.runs.claim(keyStr+"\x00"+idemKey, time.Now(), func() *runEntry {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithCancel(s.baseCtx)
+		if timeout > 0 {
+			runCtx, cancel = withTimeoutCancel(runCtx, cancel, timeout)
+		}
+		return &runEntry{id: newID("run_"), sessionKey: keyStr, cancel: cancel}
+	})
+	if fresh {
+		go s.execute(runCtx, e, id, key, input, provider, modelName)
+	}
+	return id, nil
+}
+
+// Deliver starts a run for a message from a messaging channel, on the
+// session of its peer (or group, and thread). The record carries the
+// channel's provenance. Channel adapters reach it through the daemon,
+// which queues messages sealed while the vault is locked.
+func (s *Server) Deliver(_ context.Context, in chat.Inbound) (string, error) {
+	e, err := s.engine()
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case in.Channel == "" || in.Peer == "":
+		return "", api.Errorf(api.CodeInvalidRequest, "inbound message needs a channel and a peer")
+	case strings.TrimSpace(in.Text) == "":
+		return "", api.Errorf(api.CodeInvalidRequest, "inbound message is empty")
+	case len(in.Text) > maxMessageBytes || !utf8.ValidString(in.Text):
+		return "", api.Errorf(api.CodeInvalidRequest, "inbound message is too large or not UTF-8")
+	}
+	key := session.DirectKey(e.Agent.ID, in.Channel, in.Peer)
+	if in.Group != "" {
+		key = session.GroupKey(e.Agent.ID, in.Channel, in.Group)
+	}
+	if in.Thread != "" {
+		key = key.WithThread(in.Thread)
+	}
+	if err := key.Validate(); err != nil {
+		return "", api.Errorf(api.CodeInvalidRequest, "inbound message: %v", err)
+	}
+	prov := in.Provenance
+	prov.Kind = chat.ExternalUser
+	prov.Channel = in.Channel
+	input := chat.Record{Role: chat.RoleUser, Content: in.Text, Provenance: &prov}
+	idem := in.MessageID
+	if idem == "" {
+		idem = newID("in_")
+	}
+	return s.startRun(e, key, input, in.Channel+":"+idem, 0)
 }
 
 func withTimeoutCancel(parent context.Context, cancel context.CancelFunc, d time.Duration) (context.Context, context.CancelFunc) {
@@ -163,7 +215,7 @@ func withTimeoutCancel(parent context.Context, cancel context.CancelFunc, d time
 }
 
 // execute waits for the session's turn, runs the agent and streams events.
-func (s *Server) execute(ctx context.Context, runID string, key session.Key, input chat.Record, provider agent.Provider, modelName string) {
+func (s *Server) execute(ctx context.Context, eng *Engine, runID string, key session.Key, input chat.Record, provider agent.Provider, modelName string) {
 	defer s.runs.finish(runID)
 	keyStr := key.String()
 	seq := 0
@@ -174,13 +226,13 @@ func (s *Server) execute(ctx context.Context, runID string, key session.Key, inp
 	}
 	var result agent.Result
 	err := s.opts.Queue.Do(ctx, keyStr, func(ctx context.Context) error {
-		sess, err := s.opts.Sessions.Open(ctx, key)
+		sess, err := eng.Sessions.Open(ctx, key)
 		if err != nil {
 			return err
 		}
 		defer sess.Close()
 		s.broadcast(api.EventSessionsChanged, map[string]string{"sessionKey": keyStr})
-		result, err = s.opts.Runner.Run(ctx, agent.Run{
+		result, err = eng.Runner.Run(ctx, agent.Run{
 			ID:         runID,
 			SessionKey: keyStr,
 			Transcript: sess,
@@ -247,11 +299,15 @@ func clip(s string, n int) string {
 }
 
 func (s *Server) chatAbort(_ context.Context, c *conn, raw json.RawMessage) (any, error) {
+	e, err := s.engine()
+	if err != nil {
+		return nil, err // Suspend has aborted every run already
+	}
 	var p api.ChatAbortParams
 	if err := api.DecodeParams(raw, &p); err != nil {
 		return nil, err
 	}
-	key, err := s.sessionKey(p.SessionKey)
+	key, err := e.sessionKey(p.SessionKey)
 	if err != nil {
 		return nil, err
 	}

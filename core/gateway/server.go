@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/genos-project/genos/core/agent"
@@ -34,17 +35,22 @@ type Models interface {
 
 // Options wires a Server.
 type Options struct {
-	Version      string
-	StateDir     string
-	Listen       string // host:port shown in status
-	Token        string
-	Agent        agent.Info
-	Runner       *agent.Runner
-	Sessions     *session.Manager
-	DB           *store.DB
-	Approvals    *policy.Approvals
-	Models       Models
-	Queue        *session.Queue
+	Version  string
+	StateDir string
+	Listen   string // host:port shown in status
+	Token    string
+	// Agent, Runner, Sessions and Models form the initial Engine. Leave
+	// Runner nil to start locked: the daemon calls SetEngine at unlock.
+	Agent     agent.Info
+	Runner    *agent.Runner
+	Sessions  *session.Manager
+	Models    Models
+	DB        *store.DB
+	Approvals *policy.Approvals
+	Queue     *session.Queue
+	// Vault serves vault.*; nil means this daemon has no vault support
+	// wired (vault.status then reports "none").
+	Vault        Vault
 	Logger       *slog.Logger
 	TickInterval time.Duration // 0 = 30s
 	// SetupHint is shown to a user who chats before configuring a model.
@@ -65,14 +71,23 @@ type Server struct {
 	conns map[*conn]struct{}
 	runs  *runTable
 
+	eng atomic.Pointer[Engine] // nil while the vault is locked
+
 	baseCtx context.Context
 	cancel  context.CancelFunc
 }
 
 // New builds a Server. It serves nothing until Serve is called.
 func New(o Options) (*Server, error) {
-	if o.Runner == nil || o.Sessions == nil || o.DB == nil || o.Approvals == nil || o.Models == nil || o.Queue == nil {
-		return nil, errors.New("gateway: runner, sessions, db, approvals, models and queue are required")
+	if o.DB == nil || o.Approvals == nil || o.Queue == nil {
+		return nil, errors.New("gateway: db, approvals and queue are required")
+	}
+	var eng *Engine
+	if o.Runner != nil {
+		eng = &Engine{Agent: o.Agent, Runner: o.Runner, Sessions: o.Sessions, Models: o.Models}
+		if err := eng.validate(); err != nil {
+			return nil, err
+		}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -83,14 +98,19 @@ func New(o Options) (*Server, error) {
 	if o.SetupHint == "" {
 		o.SetupHint = "No model is configured yet. Run `genos setup` (or use Set Up Model… in the Genos menu) to choose a provider and model."
 	}
-	return &Server{
+	s := &Server{
 		opts:    o,
 		log:     o.Logger,
 		started: time.Now(),
 		auth:    newAuthLimiter(),
 		conns:   make(map[*conn]struct{}),
 		runs:    newRunTable(),
-	}, nil
+	}
+	// Runs and connections live in a context of their own, made here so
+	// that runs can start (messages held while locked) before Serve.
+	s.baseCtx, s.cancel = context.WithCancel(context.Background())
+	s.eng.Store(eng)
+	return s, nil
 }
 
 // handler returns the HTTP handler: /ws for the protocol, /health for probes.
@@ -151,7 +171,11 @@ func (s *Server) health() api.HealthResult {
 }
 
 func (s *Server) warnings() []string {
-	if _, _, _, ok := s.opts.Models.Current(); !ok {
+	e := s.eng.Load()
+	if e == nil {
+		return []string{"vault locked"}
+	}
+	if _, _, _, ok := e.Models.Current(); !ok {
 		return []string{"no model configured"}
 	}
 	return nil
@@ -189,7 +213,6 @@ func (s *Server) Serve(ctx context.Context, grace time.Duration, listeners ...ne
 	// Runs and connections live in a context of their own: they are ended
 	// deliberately below (runs aborted so their transcripts say so) rather
 	// than cut off the moment ctx is cancelled.
-	s.baseCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer s.cancel()
 	srv := &http.Server{
 		Handler:           s.handler(),

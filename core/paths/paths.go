@@ -101,6 +101,21 @@ func AddrFile(stateDir string) string { return filepath.Join(stateDir, "gateway.
 // (see config.OpenSecrets).
 func SecretsFile(stateDir string) string { return filepath.Join(stateDir, "secrets.json") }
 
+// VaultSecretsFile is the sealed secret store (API keys, channel tokens,
+// the audit key) once a vault exists.
+func VaultSecretsFile(stateDir string) string { return filepath.Join(stateDir, "vault.enc") }
+
+// BootFile holds the few plaintext settings a locked daemon needs before
+// the vault is unlocked (where to listen); see config.Boot.
+func BootFile(stateDir string) string { return filepath.Join(stateDir, "gateway.json") }
+
+// InboxFile is the sealed queue of channel messages that arrived while the
+// vault was locked; InboxKeyFile is its public (sealing-only) key.
+func InboxFile(stateDir string) string { return filepath.Join(stateDir, "inbox.jsonl") }
+
+// InboxKeyFile is the inbox's X25519 public key (plaintext: it can only seal).
+func InboxKeyFile(stateDir string) string { return filepath.Join(stateDir, "inbox.pub") }
+
 // LockFile returns the path of the single-instance lock file inside stateDir.
 func LockFile(stateDir string) string { return filepath.Join(stateDir, "genos.lock") }
 

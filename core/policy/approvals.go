@@ -145,6 +145,18 @@ func NewApprovals(timeout time.Duration, notify func(Event)) *Approvals {
 	}
 }
 
+// SetTimeout changes how long later requests wait for an answer (the
+// config that holds it is sealed, so it is known only after unlock).
+// timeout <= 0 selects DefaultApprovalTimeout.
+func (a *Approvals) SetTimeout(timeout time.Duration) {
+	if timeout <= 0 {
+		timeout = DefaultApprovalTimeout
+	}
+	a.mu.Lock()
+	a.timeout = timeout
+	a.mu.Unlock()
+}
+
 // Request asks the owner whether req may run and blocks until an answer. It
 // fills req's ID ("ap_" and 12 hex digits), CreatedAt and ExpiresAt. If the
 // owner earlier chose allow-always for the same agent and tool it returns
@@ -169,7 +181,8 @@ func (a *Approvals) Request(ctx context.Context, req Request) (Decision, error) 
 	}
 	req.ID = a.newIDLocked()
 	req.CreatedAt = a.now()
-	req.ExpiresAt = req.CreatedAt.Add(a.timeout)
+	timeout := a.timeout
+	req.ExpiresAt = req.CreatedAt.Add(timeout)
 	p := &pendingReq{req: req, seq: a.seq, done: make(chan Decision, 1)}
 	a.seq++
 	a.pending[req.ID] = p
@@ -178,7 +191,7 @@ func (a *Approvals) Request(ctx context.Context, req Request) (Decision, error) 
 
 	// Start the timer before anyone hears of the request, so a test clock
 	// advanced on the "requested" event always finds it.
-	expired, stop := a.after(a.timeout)
+	expired, stop := a.after(timeout)
 	defer stop()
 	a.flush()
 

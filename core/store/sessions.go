@@ -196,3 +196,25 @@ func expectOne(res sql.Result, op string) error {
 	}
 	return nil
 }
+
+// SessionTitles returns every session key with its stored (possibly sealed)
+// title, for re-sealing them all when the vault is created or rekeyed.
+func (db *DB) SessionTitles(ctx context.Context) (map[string]string, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT key, title FROM sessions WHERE title != ''`)
+	if err != nil {
+		return nil, fmt.Errorf("list session titles: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, t string
+		if err := rows.Scan(&k, &t); err != nil {
+			return nil, fmt.Errorf("list session titles: %w", err)
+		}
+		out[k] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list session titles: %w", err)
+	}
+	return out, nil
+}

@@ -69,8 +69,11 @@ func open(ctx context.Context, path string, steps []migration) (*DB, error) {
 	// synchronous(FULL): commits are rare (one per appended run) and the
 	// database holds pairing and approval decisions that must survive a power
 	// cut, so the extra fsync per commit is worth it.
+	// secure_delete(1): content columns are sealed once a vault exists, but
+	// values written before it (and pages freed since) must not linger in
+	// free pages for a disk scan to find.
 	w, err := sql.Open("sqlite", path+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -99,6 +102,18 @@ func open(ctx context.Context, path string, steps []migration) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	return &DB{w: w, r: r}, nil
+}
+
+// Scrub rewrites the database so that no old version of any row survives
+// in the file, the WAL or free pages: after the vault seals the content
+// columns, the plaintext they held before must be gone from disk too.
+func (db *DB) Scrub(ctx context.Context) error {
+	for _, q := range []string{`PRAGMA wal_checkpoint(TRUNCATE)`, `VACUUM`, `PRAGMA wal_checkpoint(TRUNCATE)`} {
+		if _, err := db.w.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("scrub database: %s: %w", q, err)
+		}
+	}
+	return nil
 }
 
 // Close closes both connection pools. The last connection to close

@@ -1,0 +1,292 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/genos-project/genos/core/config"
+	"github.com/genos-project/genos/core/durable"
+	"github.com/genos-project/genos/core/paths"
+	"github.com/genos-project/genos/core/store"
+	"github.com/genos-project/genos/core/vault"
+)
+
+// sealedMarker records that every file of the state dir has been sealed
+// once. After it exists, transcripts and the audit log are read strictly:
+// a plaintext line in them is an injection, not a legacy record.
+const sealedMarker = "vault.sealed"
+
+// linePrefix starts a sealed line (and a sealed session title).
+const linePrefix = "NXLN:"
+
+// fileKind says how a file of the state dir is sealed.
+type fileKind int
+
+const (
+	wholeFile fileKind = iota // NYXENC1 file form
+	lineFile                  // one NXLN: line per record
+)
+
+// sealedFile is one file that holds user data.
+type sealedFile struct {
+	path string
+	kind fileKind
+}
+
+// stateFiles lists every file of dir that the vault seals: the config and
+// secrets, agent files and workspaces, transcripts and the audit log. The
+// token, boot settings, lock, address, database (sealed per column) and the
+// vault's own files are not among them.
+func stateFiles(dir string) ([]sealedFile, error) {
+	var out []sealedFile
+	for _, p := range []string{paths.ConfigFile(dir), paths.VaultSecretsFile(dir)} {
+		if isFile(p) {
+			out = append(out, sealedFile{p, wholeFile})
+		}
+	}
+	if isFile(AuditFile(dir)) {
+		out = append(out, sealedFile{AuditFile(dir), lineFile})
+	}
+	agents, err := filepath.Glob(filepath.Join(dir, "agents", "*", "agent.json"))
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range agents {
+		out = append(out, sealedFile{p, wholeFile})
+	}
+	ts, err := filepath.Glob(filepath.Join(dir, "agents", "*", "sessions", "*.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ts {
+		out = append(out, sealedFile{p, lineFile})
+	}
+	ws := filepath.Join(dir, "workspace")
+	err = filepath.WalkDir(ws, func(p string, e fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p == ws {
+			return filepath.SkipDir
+		}
+		if err != nil {
+			return err
+		}
+		// Symlinks are not followed: what they point at is outside the
+		// workspace, or is sealed where it lives.
+		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".genos-tmp") {
+			out = append(out, sealedFile{p, wholeFile})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list workspace files: %w", err)
+	}
+	return out, nil
+}
+
+func isFile(p string) bool {
+	st, err := os.Lstat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// migrateState seals whatever a state dir holds in plaintext, once: on the
+// first unlock after the vault was created (or after an upgrade from a
+// version without one). Every file is replaced atomically on its own, and
+// readers accept both forms until the marker is written, so a crash part
+// way leaves a readable state dir and the next unlock carries on.
+func migrateState(ctx context.Context, dir string, db *store.DB, v *vault.Vault, log *slog.Logger) error {
+	marker := filepath.Join(dir, sealedMarker)
+	if isFile(marker) && !isFile(paths.SecretsFile(dir)) {
+		return nil
+	}
+	n, err := resealState(ctx, dir, db, v, false)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		log.Info("sealed the state directory", "files", n)
+	}
+	return durable.WriteFile(marker, []byte("sealed\n"), 0o600)
+}
+
+// resealState seals every plaintext file, line and title of dir with the
+// vault's current key; with all set it also re-seals what is sealed already
+// (rekey). It returns how many files or rows it rewrote.
+func resealState(ctx context.Context, dir string, db *store.DB, v *vault.Vault, all bool) (int, error) {
+	n := 0
+	moved, err := moveSecrets(dir, v)
+	if err != nil {
+		return n, err
+	}
+	if moved {
+		n++
+	}
+	files, err := stateFiles(dir)
+	if err != nil {
+		return n, err
+	}
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		var changed bool
+		switch f.kind {
+		case wholeFile:
+			changed, err = resealWhole(f.path, v, all)
+		case lineFile:
+			changed, err = resealLines(f.path, v, all)
+		}
+		if err != nil {
+			return n, err
+		}
+		if changed {
+			n++
+		}
+	}
+	t, err := resealTitles(ctx, db, v, all)
+	return n + t, err
+}
+
+// moveSecrets moves the plaintext secrets.json into vault.enc. A secret
+// already in vault.enc wins (it is the newer one); the plaintext file is
+// removed only after vault.enc holds everything.
+func moveSecrets(dir string, v *vault.Vault) (bool, error) {
+	plainPath := paths.SecretsFile(dir)
+	if !isFile(plainPath) {
+		return false, nil
+	}
+	plain, err := config.OpenSecrets(plainPath)
+	if err != nil {
+		return false, err
+	}
+	sealed, err := config.OpenSecretsSealed(paths.VaultSecretsFile(dir), v)
+	if err != nil {
+		return false, err
+	}
+	for _, name := range plain.Names() {
+		if _, ok := sealed.Get(name); ok {
+			continue
+		}
+		val, _ := plain.Get(name)
+		if err := sealed.Set(name, val); err != nil {
+			return false, err
+		}
+	}
+	if err := os.Remove(plainPath); err != nil {
+		return false, fmt.Errorf("remove %s after sealing it: %w", plainPath, err)
+	}
+	return true, durable.SyncDir(dir)
+}
+
+// resealWhole seals one whole file (or re-seals it, with all).
+func resealWhole(path string, v *vault.Vault, all bool) (bool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	plain := data
+	if vault.IsSealed(data) {
+		if !all {
+			return false, nil
+		}
+		if plain, err = v.OpenFile(data); err != nil {
+			return false, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	out, err := v.SealFile(plain)
+	if err != nil {
+		return false, err
+	}
+	return true, durable.WriteFile(path, out, 0o600)
+}
+
+// resealLines seals the lines of an append-only file. A last line without
+// its newline was never acknowledged (a crash cut it); it is kept only if
+// it is whole.
+func resealLines(path string, v *vault.Vault, all bool) (bool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	var out bytes.Buffer
+	changed := false
+	lines := bytes.Split(data, []byte{'\n'})
+	for i, line := range lines {
+		last := i == len(lines)-1
+		if len(line) == 0 {
+			continue
+		}
+		sealed := bytes.HasPrefix(line, []byte(linePrefix))
+		if sealed && !all {
+			out.Write(line)
+			out.WriteByte('\n')
+			changed = changed || last // a newline was missing
+			continue
+		}
+		plain := line
+		if sealed {
+			if plain, err = v.OpenLine(line); err != nil {
+				if last {
+					changed = true // a torn tail: drop it
+					continue
+				}
+				return false, fmt.Errorf("%s line %d: %w", path, i+1, err)
+			}
+		} else if t := bytes.TrimLeft(line, " \t"); len(t) == 0 || t[0] != '{' {
+			if last {
+				changed = true
+				continue
+			}
+			return false, fmt.Errorf("%s line %d: %w: neither sealed nor a JSON record", path, i+1, vault.ErrCorrupted)
+		}
+		enc, err := v.SealLine(plain)
+		if err != nil {
+			return false, err
+		}
+		out.Write(enc)
+		out.WriteByte('\n')
+		changed = true
+	}
+	if !changed {
+		return false, nil
+	}
+	return true, durable.WriteFile(path, out.Bytes(), 0o600)
+}
+
+// resealTitles seals session titles in the database and scrubs the old
+// values out of the file.
+func resealTitles(ctx context.Context, db *store.DB, v *vault.Vault, all bool) (int, error) {
+	titles, err := db.SessionTitles(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for key, t := range titles {
+		plain := []byte(t)
+		if strings.HasPrefix(t, linePrefix) {
+			if !all {
+				continue
+			}
+			if plain, err = v.OpenLine([]byte(t)); err != nil {
+				return n, fmt.Errorf("title of session %s: %w", key, err)
+			}
+		}
+		enc, err := v.SealLine(plain)
+		if err != nil {
+			return n, err
+		}
+		if err := db.SetSessionTitle(ctx, key, string(enc)); err != nil {
+			return n, err
+		}
+		n++
+	}
+	if n > 0 {
+		return n, db.Scrub(ctx)
+	}
+	return n, nil
+}
