@@ -188,5 +188,6 @@ func readSecret(stdout io.Writer, in *bufio.Reader, stdin io.Reader, prompt stri
 		}
 	}
 	line, _ := in.ReadString('\n')
+	fmt.Fprintln(stdout) // the input was not echoed, so end the prompt's line
 	return strings.TrimSpace(line)
 }

@@ -40,12 +40,25 @@ func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Genos %s on %s\n", st.Version, st.Listen)
 	fmt.Fprintf(stdout, "  state dir   %s\n", st.StateDir)
-	fmt.Fprintf(stdout, "  agent       %s (%s)\n", st.DefaultAgent.Name, st.DefaultAgent.ID)
-	fmt.Fprintf(stdout, "  model       %s\n", model)
+	switch st.Vault {
+	case api.VaultLocked:
+		fmt.Fprintln(stdout, "  vault       locked: unlock it with `genos vault unlock` to see agent and model")
+	case api.VaultUnlocked:
+		fmt.Fprintln(stdout, "  vault       unlocked")
+	default:
+		fmt.Fprintln(stdout, "  vault       none: data is not encrypted yet (`genos vault init`)")
+	}
+	if st.Vault != api.VaultLocked {
+		fmt.Fprintf(stdout, "  agent       %s (%s)\n", st.DefaultAgent.Name, st.DefaultAgent.ID)
+		fmt.Fprintf(stdout, "  model       %s\n", model)
+	}
 	fmt.Fprintf(stdout, "  sessions    %d\n", st.Sessions)
 	fmt.Fprintf(stdout, "  active runs %d\n", st.ActiveRuns)
 	fmt.Fprintf(stdout, "  approvals   %d pending\n", st.PendingApprovals)
 	for _, w := range st.Warnings {
+		if w == "vault locked" {
+			continue // said above
+		}
 		fmt.Fprintf(stdout, "  warning     %s\n", w)
 	}
 	return nil

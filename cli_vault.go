@@ -20,7 +20,7 @@ const vaultUsage = `usage: genos vault init|status|unlock|lock|rekey|verify
   status   show whether the vault is locked
   unlock   unlock the running gateway's vault [--remember stores the passphrase in the OS key store]
   lock     lock the running gateway's vault now
-  rekey    change the passphrase and re-seal every file (stop the gateway first)
+  rekey    change the passphrase and re-seal every file
   verify   open every sealed file and report what does not open
 
 The passphrase is read from GENOS_VAULT_PASSPHRASE when set (servers, scripts),
@@ -89,11 +89,15 @@ func runVault(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 			return errors.New("the new passphrases do not match")
 		}
 		defer clear(next)
-		if err := daemon.RekeyVault(ctx, dir, old, next); err != nil {
+		if c, err := dialGateway(ctx); err == nil {
+			defer c.Close()
+			if _, err := c.VaultRekey(ctx, api.VaultRekeyParams{Passphrase: string(old), NewPassphrase: string(next)}); err != nil {
+				return err
+			}
+		} else if err := daemon.RekeyVault(ctx, dir, old, next); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "Vault rekeyed: every file is sealed under the new passphrase. The old one no longer unlocks.")
-		fmt.Fprintln(stdout, "If you let Genos remember the passphrase, unlock once with --remember to store the new one.")
 		return nil
 	case "verify":
 		p := pass("Vault passphrase")
@@ -161,6 +165,9 @@ func printVault(w io.Writer, st api.VaultStatus) {
 	if st.RekeyPending {
 		fmt.Fprintln(w, "An interrupted rekey finishes at the next unlock.")
 	}
+	if st.Warning != "" {
+		fmt.Fprintln(w, "Note:", st.Warning)
+	}
 }
 
 // vaultInit creates the vault through the running gateway, or directly in
@@ -204,4 +211,3 @@ func newPassphrase(stdout io.Writer, in *bufio.Reader, stdin io.Reader, env stri
 	}
 	return []byte(strings.TrimRight(a, "\r"))
 }
-

@@ -63,6 +63,8 @@ type ui struct {
 	// window opens by itself only for the state found at start, not when
 	// the vault locks later while the user is away.
 	vaultSeen bool
+	// vaultWarning is the last vault warning shown, so each is said once.
+	vaultWarning string
 }
 
 func newUI(ctx context.Context, a fyne.App, o Options, fx *windows.UI) *ui {

@@ -40,6 +40,11 @@ func (u *ui) applyVault(st api.VaultStatus) {
 	first := !u.vaultSeen
 	u.vaultSeen = true
 	u.state.Vault, u.state.QueuedInbound = st.State, st.QueuedInbound
+	if st.Warning != "" && st.Warning != u.vaultWarning {
+		// Said once per distinct problem, not on every status poll.
+		u.app.SendNotification(fyne.NewNotification("Genos", st.Warning))
+	}
+	u.vaultWarning = st.Warning
 	locked := st.State == api.VaultLocked
 	if u.chat != nil {
 		u.chat.SetLocked(locked)

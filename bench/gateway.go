@@ -17,6 +17,7 @@ import (
 
 	"github.com/genos-project/genos/core/api"
 	"github.com/genos-project/genos/core/config"
+	"github.com/genos-project/genos/core/daemon"
 	"github.com/genos-project/genos/core/gateway"
 	"github.com/genos-project/genos/core/paths"
 )
@@ -54,12 +55,21 @@ func newStateDir(modelURL string) (string, error) {
 		os.RemoveAll(dir)
 		return "", err
 	}
+	// Vault on, as in real use: every transcript line is sealed, and the
+	// gateway unlocks at start from GENOS_VAULT_PASSPHRASE (one PBKDF2).
+	if err := daemon.InitVault(context.Background(), dir, []byte(benchVaultPass)); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("create the bench vault: %w", err)
+	}
 	return dir, nil
 }
 
+// benchVaultPass unlocks the bench state dirs' vaults.
+const benchVaultPass = "genos bench vault passphrase"
+
 // gatewayCommand is the command line the harness runs, for the table.
 func gatewayCommand(bin string) string {
-	return "GENOS_STATE_DIR=<fresh> " + bin + " gateway --listen 127.0.0.1:0"
+	return "GENOS_STATE_DIR=<fresh, vault on> GENOS_VAULT_PASSPHRASE=… " + bin + " gateway --listen 127.0.0.1:0"
 }
 
 // gatewayProc is one `genos gateway` child process.
@@ -78,7 +88,7 @@ type gatewayProc struct {
 // has printed its address. The process is stopped again on any error.
 func startGateway(ctx context.Context, bin, stateDir string) (*gatewayProc, error) {
 	cmd := exec.Command(bin, "gateway", "--listen", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "GENOS_STATE_DIR="+stateDir, benchKeyEnv+"="+benchKey)
+	cmd.Env = append(os.Environ(), "GENOS_STATE_DIR="+stateDir, benchKeyEnv+"="+benchKey, "GENOS_VAULT_PASSPHRASE="+benchVaultPass)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, fmt.Errorf("start gateway: %w", err)

@@ -23,6 +23,7 @@ const (
 	MethodVaultUnlock      = "vault.unlock"
 	MethodVaultLock        = "vault.lock"
 	MethodVaultCreate      = "vault.create"
+	MethodVaultRekey       = "vault.rekey"
 )
 
 // Event names.
@@ -41,7 +42,7 @@ const (
 var Methods = []string{
 	MethodHealth, MethodStatus, MethodChatSend, MethodChatHistory, MethodChatAbort,
 	MethodSessionsList, MethodApprovalsList, MethodApprovalsResolve, MethodModelsList,
-	MethodVaultStatus, MethodVaultUnlock, MethodVaultLock, MethodVaultCreate,
+	MethodVaultStatus, MethodVaultUnlock, MethodVaultLock, MethodVaultCreate, MethodVaultRekey,
 }
 
 // Events lists every event this build emits.
@@ -330,6 +331,10 @@ type VaultStatus struct {
 	// RekeyPending is true when an interrupted rekey finishes at the next
 	// unlock.
 	RekeyPending bool `json:"rekeyPending,omitempty"`
+	// Warning reports a problem the user should know about that did not
+	// stop the operation, such as a passphrase that could not be stored in
+	// the OS key store.
+	Warning string `json:"warning,omitempty"`
 }
 
 // VaultUnlockParams unlocks the vault with a typed passphrase (vault.unlock)
@@ -339,4 +344,11 @@ type VaultStatus struct {
 type VaultUnlockParams struct {
 	Passphrase string `json:"passphrase"`
 	Remember   bool   `json:"remember,omitempty"`
+}
+
+// VaultRekeyParams changes the vault passphrase (vault.rekey): every file
+// is re-sealed under a new salt while the gateway pauses.
+type VaultRekeyParams struct {
+	Passphrase    string `json:"passphrase"`
+	NewPassphrase string `json:"newPassphrase"`
 }

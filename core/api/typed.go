@@ -94,3 +94,10 @@ func (c *Client) VaultCreate(ctx context.Context, p VaultUnlockParams) (VaultSta
 	err := c.Call(ctx, MethodVaultCreate, p, &r)
 	return r, err
 }
+
+// VaultRekey calls vault.rekey.
+func (c *Client) VaultRekey(ctx context.Context, p VaultRekeyParams) (VaultStatus, error) {
+	var r VaultStatus
+	err := c.Call(ctx, MethodVaultRekey, p, &r)
+	return r, err
+}

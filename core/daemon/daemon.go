@@ -88,6 +88,7 @@ type Daemon struct {
 	auditLog     atomic.Pointer[audit.Log]
 	pmu          sync.Mutex
 	pendingAudit []pendingEvent // recorded while locked, written at unlock
+	warning      string         // last "remember" failure, shown in vault status
 
 	runCtx context.Context // set by Run, for goroutines the vault starts
 }

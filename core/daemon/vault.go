@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/genos-project/genos/core/api"
 	"github.com/genos-project/genos/core/audit"
@@ -16,6 +17,9 @@ import (
 	"github.com/genos-project/genos/core/vault"
 	"github.com/genos-project/genos/core/vault/keysource"
 )
+
+// keySourceWait bounds how long start waits for the key sources.
+const keySourceWait = 30 * time.Second
 
 // inboxKeyRef names the secret holding the inbound queue's private key.
 const inboxKeyRef = "inbox.key"
@@ -28,6 +32,9 @@ func (c vaultControl) Unlock(ctx context.Context, pass []byte, remember bool) er
 	return c.d.Unlock(ctx, pass, remember)
 }
 func (c vaultControl) Lock(ctx context.Context) error { return c.d.Lock(ctx) }
+func (c vaultControl) Rekey(ctx context.Context, oldPass, newPass []byte) error {
+	return c.d.Rekey(ctx, oldPass, newPass)
+}
 func (c vaultControl) Create(ctx context.Context, pass []byte, remember bool) error {
 	return c.d.CreateVault(ctx, pass, remember)
 }
@@ -47,6 +54,7 @@ func (d *Daemon) vaultStatus() api.VaultStatus {
 	}
 	st.IdleLockMinutes = int(v.IdleTimeout().Minutes())
 	st.RekeyPending = v.RekeyPending()
+	st.Warning = d.rememberWarning()
 	for _, s := range d.opts.KeySources {
 		st.KeySources = append(st.KeySources, s.Name())
 	}
@@ -62,7 +70,11 @@ func (d *Daemon) vaultStatus() api.VaultStatus {
 func (d *Daemon) tryKeySources(ctx context.Context) {
 	defer os.Unsetenv(keysource.EnvVar)
 	for _, s := range d.opts.KeySources {
-		pass, err := s.Get(ctx)
+		// A key store may show an unlock prompt; do not hold the start for
+		// long.
+		gctx, cancel := context.WithTimeout(ctx, keySourceWait)
+		pass, err := s.Get(gctx)
+		cancel()
 		if errors.Is(err, keysource.ErrNotFound) || errors.Is(err, keysource.ErrUnavailable) {
 			continue
 		}
@@ -125,6 +137,45 @@ func (d *Daemon) Lock(ctx context.Context) error {
 		return vault.ErrNoVault
 	}
 	d.lockLocked(ctx, "requested")
+	return nil
+}
+
+// Rekey changes the passphrase and re-seals everything under a new salt.
+// The engine pauses meanwhile (nothing may write under the old key), and
+// comes back on the new key; a crash part way is finished at next unlock.
+func (d *Daemon) Rekey(ctx context.Context, oldPass, newPass []byte) error {
+	if len(newPass) < minPassphrase {
+		return fmt.Errorf("rekey: %w", errShortPassphrase)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.vault == nil {
+		return vault.ErrNoVault
+	}
+	if d.eng == nil {
+		return fmt.Errorf("rekey: %w", vault.ErrLocked)
+	}
+	d.stopEngine(ctx)
+	r, err := d.vault.BeginRekey(oldPass, newPass)
+	if err == nil {
+		err = completeRekey(ctx, d.opts.StateDir, d.db, d.vault, r)
+	}
+	if serr := d.startEngine(ctx); serr != nil {
+		// The keys are still in memory: lock rather than serve half.
+		d.vault.Lock()
+		d.notifyVault()
+		return errors.Join(err, serr)
+	}
+	if err != nil {
+		return err
+	}
+	d.record(audit.EventVaultRekey, nil)
+	// A remembered passphrase is now the old one: replace it.
+	if old, gerr := d.opts.Remember.Get(ctx); gerr == nil {
+		clear(old)
+		d.remember(ctx, newPass)
+	}
+	d.notifyVault()
 	return nil
 }
 
@@ -195,6 +246,12 @@ func (d *Daemon) CreateVault(ctx context.Context, pass []byte, remember bool) er
 			if rerr := d.startEngine(ctx); rerr != nil {
 				d.log.Error("restart after a failed vault creation", "err", rerr)
 			}
+		} else {
+			// The vault exists but the state could not be brought up on
+			// it: stay locked, the next unlock retries the migration.
+			d.stopEngine(ctx)
+			d.vault.Lock()
+			d.notifyVault()
 		}
 		return err
 	}
@@ -225,9 +282,21 @@ func createVault(dir string, pass []byte, o vault.Options) (*vault.Vault, error)
 // remember stores the passphrase in the platform key store; failing that
 // is logged, not fatal: the vault is open either way.
 func (d *Daemon) remember(ctx context.Context, pass []byte) {
-	if err := d.opts.Remember.Set(ctx, pass); err != nil {
+	err := d.opts.Remember.Set(ctx, pass)
+	d.pmu.Lock()
+	defer d.pmu.Unlock()
+	d.warning = ""
+	if err != nil {
 		d.log.Warn("could not store the vault passphrase", "store", d.opts.Remember.Name(), "err", err)
+		d.warning = fmt.Sprintf("The passphrase could not be stored in %s (%v); you will be asked for it at the next start.", d.opts.Remember.Name(), err)
 	}
+}
+
+// rememberWarning is the last remember failure, for vault status.
+func (d *Daemon) rememberWarning() string {
+	d.pmu.Lock()
+	defer d.pmu.Unlock()
+	return d.warning
 }
 
 func (d *Daemon) notifyVault() {
@@ -238,6 +307,7 @@ func (d *Daemon) notifyVault() {
 	if d.vault != nil {
 		st.IdleLockMinutes = int(d.vault.IdleTimeout().Minutes())
 	}
+	st.Warning = d.rememberWarning()
 	if d.inbox != nil {
 		st.QueuedInbound = d.inbox.Len()
 	}

@@ -97,6 +97,17 @@ func configure(t *testing.T, dir string, m *modeltest.Server, modelName string) 
 	}
 }
 
+// echoDaemon starts a daemon on a fresh state dir whose model echoes.
+func echoDaemon(t *testing.T, o Options) (string, *modeltest.Server, *running) {
+	t.Helper()
+	dir := t.TempDir()
+	m := modeltest.New()
+	t.Cleanup(m.Close)
+	configure(t, dir, m, "m1")
+	m.SetDefault(modeltest.Echo)
+	return dir, m, startDaemon(t, dir, o)
+}
+
 // chatOnce sends text on the main session and waits for the run to end.
 func (r *running) chatOnce(t *testing.T, text string) string {
 	t.Helper()
@@ -153,12 +164,7 @@ func (r *running) waitVaultEvent(t *testing.T, state string) {
 }
 
 func TestVaultLifecycleOverRPC(t *testing.T) {
-	dir := t.TempDir()
-	m := modeltest.New()
-	defer m.Close()
-	configure(t, dir, m, "m1")
-	m.SetDefault(modeltest.Echo)
-	r := startDaemon(t, dir, Options{})
+	dir, _, r := echoDaemon(t, Options{})
 	ctx := context.Background()
 
 	if st, err := r.c.VaultStatus(ctx); err != nil || st.State != api.VaultNone {
@@ -231,13 +237,8 @@ func TestVaultLifecycleOverRPC(t *testing.T) {
 }
 
 func TestInboundHeldWhileLocked(t *testing.T) {
-	dir := t.TempDir()
-	m := modeltest.New()
-	defer m.Close()
-	configure(t, dir, m, "m1")
-	m.SetDefault(modeltest.Echo)
 	store := &memStore{}
-	r := startDaemon(t, dir, Options{Remember: store})
+	dir, m, r := echoDaemon(t, Options{Remember: store})
 	ctx := context.Background()
 	if _, err := r.c.VaultCreate(ctx, api.VaultUnlockParams{Passphrase: testPass, Remember: true}); err != nil {
 		t.Fatal(err)
@@ -367,5 +368,63 @@ func TestCanary(t *testing.T) {
 	}
 	if len(rep.Plain) > 0 || len(rep.Problems) > 0 || rep.Lines == 0 || rep.Titles == 0 || rep.Files == 0 {
 		t.Fatalf("verify: %+v", rep)
+	}
+}
+
+func TestRekeyOverRPC(t *testing.T) {
+	store := &memStore{}
+	dir, _, r := echoDaemon(t, Options{Remember: store})
+	ctx := context.Background()
+	if _, err := r.c.VaultCreate(ctx, api.VaultUnlockParams{Passphrase: testPass, Remember: true}); err != nil {
+		t.Fatal(err)
+	}
+	r.chatOnce(t, "before rekey")
+	const newPass = "a brand new passphrase"
+	if _, err := r.c.VaultRekey(ctx, api.VaultRekeyParams{Passphrase: "not the passphrase", NewPassphrase: newPass}); !api.IsCode(err, api.CodeInvalidRequest) {
+		t.Fatalf("rekey with a wrong passphrase: %v", err)
+	}
+	st, err := r.c.VaultRekey(ctx, api.VaultRekeyParams{Passphrase: testPass, NewPassphrase: newPass})
+	if err != nil || st.State != api.VaultUnlocked {
+		t.Fatalf("rekey = %+v, %v", st, err)
+	}
+	if p, _ := store.Get(ctx); string(p) != newPass {
+		t.Fatalf("remembered passphrase after rekey = %q", p)
+	}
+	r.chatOnce(t, "after rekey")
+	r.stop()
+
+	if _, err := VerifyVault(ctx, dir, []byte(testPass)); err == nil {
+		t.Fatal("the old passphrase still opens the vault")
+	}
+	rep, err := VerifyVault(ctx, dir, []byte(newPass))
+	if err != nil || len(rep.Problems) > 0 || len(rep.Plain) > 0 || rep.Lines < 4 {
+		t.Fatalf("verify with the new passphrase: %+v, %v", rep, err)
+	}
+}
+
+func TestDamagedSealedConfigIsNamed(t *testing.T) {
+	dir := t.TempDir()
+	m := modeltest.New()
+	defer m.Close()
+	configure(t, dir, m, "m1")
+	ctx := context.Background()
+	if err := InitVault(ctx, dir, []byte(testPass)); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(paths.ConfigFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 0x01 // one flipped bit inside the ciphertext
+	if err := os.WriteFile(paths.ConfigFile(dir), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startDaemon(t, dir, Options{})
+	_, err = r.c.VaultUnlock(ctx, api.VaultUnlockParams{Passphrase: testPass})
+	if err == nil || !strings.Contains(err.Error(), "genos.json") || !strings.Contains(err.Error(), "corrupted") {
+		t.Fatalf("unlock with a damaged config = %v; want a corrupted error naming genos.json", err)
+	}
+	if st, _ := r.c.VaultStatus(ctx); st.State != api.VaultLocked {
+		t.Fatalf("after a failed unlock the vault is %s", st.State)
 	}
 }

@@ -39,6 +39,7 @@ func (s *Server) handlers() map[string]handler {
 		api.MethodVaultUnlock:      s.vaultUnlock,
 		api.MethodVaultLock:        s.vaultLock,
 		api.MethodVaultCreate:      s.vaultCreate,
+		api.MethodVaultRekey:       s.vaultRekey,
 	}
 }
 

@@ -37,6 +37,7 @@ type Vault interface {
 	Unlock(ctx context.Context, passphrase []byte, remember bool) error
 	Lock(ctx context.Context) error
 	Create(ctx context.Context, passphrase []byte, remember bool) error
+	Rekey(ctx context.Context, oldPassphrase, newPassphrase []byte) error
 }
 
 // errLocked answers every method that needs sealed data while locked.
@@ -125,6 +126,28 @@ func (s *Server) vaultCreate(ctx context.Context, _ *conn, raw json.RawMessage) 
 	}
 	defer clear(pass)
 	if err := s.opts.Vault.Create(ctx, pass, remember); err != nil {
+		return nil, vaultError(err)
+	}
+	return s.vaultState(), nil
+}
+
+func (s *Server) vaultRekey(ctx context.Context, _ *conn, raw json.RawMessage) (any, error) {
+	if s.opts.Vault == nil {
+		return nil, api.Errorf(api.CodeUnavailable, "this gateway has no vault support")
+	}
+	var p api.VaultRekeyParams
+	if err := api.DecodeParams(raw, &p); err != nil {
+		return nil, err
+	}
+	for _, pp := range []string{p.Passphrase, p.NewPassphrase} {
+		if strings.TrimSpace(pp) == "" || len(pp) > maxPassphrase {
+			return nil, api.Errorf(api.CodeInvalidRequest, "passphrase and newPassphrase of 1 to %d bytes are required", maxPassphrase)
+		}
+	}
+	oldPass, newPass := []byte(p.Passphrase), []byte(p.NewPassphrase)
+	defer clear(oldPass)
+	defer clear(newPass)
+	if err := s.opts.Vault.Rekey(ctx, oldPass, newPass); err != nil {
 		return nil, vaultError(err)
 	}
 	return s.vaultState(), nil

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/genos-project/genos/core/chat"
+	"github.com/genos-project/genos/core/vault"
 )
 
 const crashChildEnv = "GENOS_TRANSCRIPT_CRASH_CHILD"
@@ -24,8 +25,14 @@ func TestTranscriptCrashChild(t *testing.T) {
 	if spec == "" {
 		t.Skip("child process of TestTranscriptCrash")
 	}
-	path, prefix, _ := strings.Cut(spec, "|")
-	tr, err := OpenTranscript(path, b64Codec{})
+	parts := strings.Split(spec, "|")
+	path, prefix := parts[0], parts[1]
+	codec, err := crashCodec(parts[2])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vault:", err)
+		os.Exit(2)
+	}
+	tr, err := OpenTranscript(path, codec)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		os.Exit(2)
@@ -48,9 +55,48 @@ func TestTranscriptCrashChild(t *testing.T) {
 	os.Exit(0)
 }
 
+// crashPass is the vault passphrase of the sealed crash test.
+const crashPass = "crash test passphrase"
+
+// crashCodec is b64Codec, or the strict codec of the vault in vaultDir.
+func crashCodec(vaultDir string) (LineCodec, error) {
+	if vaultDir == "" {
+		return b64Codec{}, nil
+	}
+	v, err := vault.Open(vaultDir, vault.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := v.Unlock([]byte(crashPass)); err != nil {
+		return nil, err
+	}
+	return v.StrictLineCodec(), nil
+}
+
 func TestTranscriptCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
+	}
+	t.Run("encoded", func(t *testing.T) { transcriptCrash(t, "", 0, 40) })
+	// Sealed lines as the vault writes them: at least 1,000 acknowledged
+	// appends across the kills, and nothing unreadable afterwards.
+	t.Run("sealed", func(t *testing.T) {
+		dir := t.TempDir()
+		v, err := vault.Create(dir, []byte(crashPass), vault.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.Lock()
+		transcriptCrash(t, dir, 50, 60)
+	})
+}
+
+// transcriptCrash kills an appending child 20 times, each after between
+// minAcks and minAcks+spread acknowledged appends plus a random delay.
+func transcriptCrash(t *testing.T, vaultDir string, minAcks, spread int) {
+	codec, err := crashCodec(vaultDir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "s.jsonl")
 	r := rand.New(rand.NewPCG(7, 11))
@@ -58,7 +104,7 @@ func TestTranscriptCrash(t *testing.T) {
 	const kills = 20
 	for round := range kills {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestTranscriptCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s|k%d", crashChildEnv, path, round))
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s|k%d|%s", crashChildEnv, path, round, vaultDir))
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -70,7 +116,7 @@ func TestTranscriptCrash(t *testing.T) {
 		}
 		// Kill after a random number of acknowledged appends plus a random
 		// short delay, so the kill lands at varying points of an Append.
-		target := r.IntN(40)
+		target := minAcks + r.IntN(spread)
 		sc := bufio.NewScanner(stdout)
 		var got []string
 		for len(got) < target && sc.Scan() {
@@ -92,7 +138,7 @@ func TestTranscriptCrash(t *testing.T) {
 			acked[id] = true
 		}
 
-		tr, err := OpenTranscript(path, b64Codec{})
+		tr, err := OpenTranscript(path, codec)
 		if err != nil {
 			t.Fatalf("round %d: reopen: %v", round, err)
 		}
@@ -116,7 +162,8 @@ func TestTranscriptCrash(t *testing.T) {
 			}
 		}
 	}
-	if len(acked) == 0 {
-		t.Fatal("no appends were acknowledged in any round")
+	if len(acked) == 0 || len(acked) < minAcks*kills {
+		t.Fatalf("only %d appends were acknowledged", len(acked))
 	}
+	t.Logf("%d acknowledged appends survived %d kills", len(acked), kills)
 }
