@@ -63,7 +63,9 @@ func (d *Daemon) startEngine(ctx context.Context) (err error) {
 	dir := d.opts.StateDir
 	var sealer config.Sealer
 	var lines lineCodec = session.PlainCodec{}
+	sessOpts := []session.Option{session.WithLogger(d.log)}
 	if d.vault != nil {
+		sessOpts = append(sessOpts, session.WithValueCodec(d.vault.InlineCodec()))
 		sealer = d.vault
 		if err := migrateState(ctx, dir, d.db, d.vault, d.log); err != nil {
 			return fmt.Errorf("seal the state directory: %w", err)
@@ -105,7 +107,7 @@ func (d *Daemon) startEngine(ctx context.Context) (err error) {
 	if e.info, err = agent.LoadOrCreate(dir, c.Agent.Name, toolSealer(sealer)); err != nil {
 		return err
 	}
-	e.sessions = session.NewManager(dir, d.db, lines, session.WithLogger(d.log))
+	e.sessions = session.NewManager(dir, d.db, lines, sessOpts...)
 	e.models = &modelSwitch{log: d.log, cfgPath: cfgPath,
 		load: func() (*config.Config, *config.Secrets, error) {
 			c, err := config.LoadSealed(cfgPath, sealer)

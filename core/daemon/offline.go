@@ -174,9 +174,9 @@ func VerifyVault(ctx context.Context, stateDir string, pass []byte) (VaultReport
 		return rep, err
 	}
 	for key, t := range titles {
-		if !strings.HasPrefix(t, linePrefix) {
+		if !strings.HasPrefix(t, inlinePrefix) && !strings.HasPrefix(t, linePrefix) {
 			rep.Plain = append(rep.Plain, "title of session "+key)
-		} else if _, err := v.OpenLine([]byte(t)); err != nil {
+		} else if _, err := v.InlineCodec().DecodeValue([]byte(t)); err != nil {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("title of session %s: %v", key, err))
 		} else {
 			rep.Titles++

@@ -23,8 +23,12 @@ import (
 // a plaintext line in them is an injection, not a legacy record.
 const sealedMarker = "vault.sealed"
 
-// linePrefix starts a sealed line (and a sealed session title).
-const linePrefix = "NXLN:"
+// linePrefix starts a sealed line; inlinePrefix a sealed database value
+// (session titles).
+const (
+	linePrefix   = "NXLN:"
+	inlinePrefix = "NYXENC1:"
+)
 
 // fileKind says how a file of the state dir is sealed.
 type fileKind int
@@ -258,25 +262,26 @@ func resealLines(path string, v *vault.Vault, all bool) (bool, error) {
 	return true, durable.WriteFile(path, out.Bytes(), 0o600)
 }
 
-// resealTitles seals session titles in the database and scrubs the old
-// values out of the file.
+// resealTitles seals session titles (inline form) in the database and
+// scrubs the old values out of the file.
 func resealTitles(ctx context.Context, db *store.DB, v *vault.Vault, all bool) (int, error) {
 	titles, err := db.SessionTitles(ctx)
 	if err != nil {
 		return 0, err
 	}
+	codec := v.InlineCodec()
 	n := 0
 	for key, t := range titles {
 		plain := []byte(t)
-		if strings.HasPrefix(t, linePrefix) {
-			if !all {
-				continue
-			}
-			if plain, err = v.OpenLine([]byte(t)); err != nil {
+		switch {
+		case strings.HasPrefix(t, inlinePrefix) && !all:
+			continue
+		case strings.HasPrefix(t, inlinePrefix) || strings.HasPrefix(t, linePrefix):
+			if plain, err = codec.DecodeValue([]byte(t)); err != nil {
 				return n, fmt.Errorf("title of session %s: %w", key, err)
 			}
 		}
-		enc, err := v.SealLine(plain)
+		enc, err := codec.EncodeValue(plain)
 		if err != nil {
 			return n, err
 		}

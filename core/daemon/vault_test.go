@@ -16,6 +16,7 @@ import (
 	"github.com/genos-project/genos/core/config"
 	"github.com/genos-project/genos/core/model/modeltest"
 	"github.com/genos-project/genos/core/paths"
+	"github.com/genos-project/genos/core/store"
 	"github.com/genos-project/genos/core/vault/keysource"
 )
 
@@ -368,6 +369,20 @@ func TestCanary(t *testing.T) {
 	}
 	if len(rep.Plain) > 0 || len(rep.Problems) > 0 || rep.Lines == 0 || rep.Titles == 0 || rep.Files == 0 {
 		t.Fatalf("verify: %+v", rep)
+	}
+	db, err := store.Open(ctx, paths.DBFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	titles, err := db.SessionTitles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range titles {
+		if !strings.HasPrefix(v, inlinePrefix) {
+			t.Errorf("title of %s is not in inline form: %.20q", k, v)
+		}
 	}
 }
 

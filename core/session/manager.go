@@ -28,6 +28,24 @@ var ErrIndexNotUpdated = errors.New("records written but session index not updat
 // Option configures a Manager.
 type Option func(*Manager)
 
+// ValueCodec seals one database value, such as a session title; the vault's
+// inline form (vault.InlineCodec) implements it.
+type ValueCodec interface {
+	EncodeValue(plain []byte) ([]byte, error)
+	DecodeValue(stored []byte) ([]byte, error)
+}
+
+// WithValueCodec seals titles with c instead of the line codec.
+func WithValueCodec(c ValueCodec) Option {
+	return func(m *Manager) { m.values = c }
+}
+
+// lineValues adapts a LineCodec to a ValueCodec.
+type lineValues struct{ c LineCodec }
+
+func (l lineValues) EncodeValue(p []byte) ([]byte, error) { return l.c.EncodeLine(p) }
+func (l lineValues) DecodeValue(s []byte) ([]byte, error) { return l.c.DecodeLine(s) }
+
 // WithLogger sets the logger for repairs and index problems. Message bodies
 // are never logged.
 func WithLogger(l *slog.Logger) Option {
@@ -40,11 +58,12 @@ func WithLogger(l *slog.Logger) Option {
 // until the last handle is closed. It is safe for concurrent use. It does not
 // own db: closing the Manager leaves db open.
 type Manager struct {
-	dir   string
-	db    *store.DB
-	codec LineCodec
-	log   *slog.Logger
-	now   func() time.Time // test seam
+	dir    string
+	db     *store.DB
+	codec  LineCodec
+	values ValueCodec // titles
+	log    *slog.Logger
+	now    func() time.Time // test seam
 
 	mu     sync.Mutex
 	open   map[string]*sessionState // by Key.String()
@@ -77,7 +96,8 @@ type sessionState struct {
 }
 
 // NewManager returns a manager storing transcripts under stateDir, indexing
-// them in db and encoding lines (and titles) with codec.
+// them in db and encoding lines (and, unless WithValueCodec says otherwise,
+// titles) with codec.
 func NewManager(stateDir string, db *store.DB, codec LineCodec, opts ...Option) *Manager {
 	m := &Manager{
 		dir:   stateDir,
@@ -89,6 +109,9 @@ func NewManager(stateDir string, db *store.DB, codec LineCodec, opts ...Option) 
 	}
 	for _, o := range opts {
 		o(m)
+	}
+	if m.values == nil && codec != nil {
+		m.values = lineValues{codec}
 	}
 	return m
 }
@@ -249,7 +272,7 @@ func (m *Manager) SetTitle(ctx context.Context, key Key, title string) error {
 	title = makeTitle(title)
 	stored := ""
 	if title != "" {
-		enc, err := m.codec.EncodeLine([]byte(title))
+		enc, err := m.values.EncodeValue([]byte(title))
 		if err != nil {
 			return fmt.Errorf("set title: %w", err)
 		}
@@ -300,7 +323,7 @@ func (m *Manager) openTitle(row store.SessionRow) string {
 	if row.Title == "" {
 		return ""
 	}
-	plain, err := m.codec.DecodeLine([]byte(row.Title))
+	plain, err := m.values.DecodeValue([]byte(row.Title))
 	if err != nil {
 		m.log.Warn("session title unreadable", "session", row.ID, "err", err)
 		return ""
@@ -377,7 +400,7 @@ func (s *Session) autoTitle(ctx context.Context, recs []chat.Record) error {
 	if title == "" {
 		return nil
 	}
-	enc, err := s.m.codec.EncodeLine([]byte(title))
+	enc, err := s.m.values.EncodeValue([]byte(title))
 	if err != nil {
 		return fmt.Errorf("seal title: %w", err)
 	}
