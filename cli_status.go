@@ -45,10 +45,12 @@ func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "  vault       locked: unlock it with `genos vault unlock` to see agent and model")
 	case api.VaultUnlocked:
 		fmt.Fprintln(stdout, "  vault       unlocked")
+	case api.VaultUnlocking:
+		fmt.Fprintln(stdout, "  vault       unlocking (from a key source)")
 	default:
 		fmt.Fprintln(stdout, "  vault       none: data is not encrypted yet (`genos vault init`)")
 	}
-	if st.Vault != api.VaultLocked {
+	if st.Vault != api.VaultLocked && st.Vault != api.VaultUnlocking {
 		fmt.Fprintf(stdout, "  agent       %s (%s)\n", st.DefaultAgent.Name, st.DefaultAgent.ID)
 		fmt.Fprintf(stdout, "  model       %s\n", model)
 	}

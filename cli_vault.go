@@ -151,6 +151,8 @@ func printVault(w io.Writer, st api.VaultStatus) {
 		return
 	case api.VaultLocked:
 		fmt.Fprintln(w, "Vault: locked")
+	case api.VaultUnlocking:
+		fmt.Fprintln(w, "Vault: unlocking (from a key source)")
 	default:
 		fmt.Fprintln(w, "Vault: unlocked")
 	}

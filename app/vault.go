@@ -38,7 +38,9 @@ func (u *ui) applyVault(st api.VaultStatus) {
 	u.vaultGen.Add(1)
 	prev := u.state.Vault
 	first := !u.vaultSeen
-	u.vaultSeen = true
+	// "unlocking" is not an answer yet: the first real state decides
+	// whether the unlock window opens by itself.
+	u.vaultSeen = st.State != api.VaultUnlocking
 	u.state.Vault, u.state.QueuedInbound = st.State, st.QueuedInbound
 	if st.Warning != "" && st.Warning != u.vaultWarning {
 		// Said once per distinct problem, not on every status poll.

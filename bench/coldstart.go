@@ -23,6 +23,9 @@ type coldSample struct {
 	line time.Duration // the address line appeared on stdout
 	http time.Duration // first successful GET /health
 	rpc  time.Duration // first health RPC answered over the WebSocket
+	// ready: first chat.history answered, which needs the vault unlocked
+	// (the gateway unlocks from GENOS_VAULT_PASSPHRASE after it answers).
+	ready time.Duration
 }
 
 // measureColdStarts times runs gateway starts. With restart set, each state
@@ -84,7 +87,25 @@ func coldStartOnce(ctx context.Context, o *options, modelURL string, restart boo
 	if err := errors.Join(httpErr, rpcErr); err != nil {
 		return coldSample{}, err
 	}
-	return coldSample{line: g.ready.Sub(g.started), http: httpAt, rpc: rpcAt}, nil
+	readyAt, err := waitUnlocked(pctx, g, token, g.started)
+	if err != nil {
+		return coldSample{}, err
+	}
+	return coldSample{line: g.ready.Sub(g.started), http: httpAt, rpc: rpcAt, ready: readyAt}, nil
+}
+
+// waitUnlocked calls chat.history, which the gateway answers once its vault
+// is unlocked, and returns the time since start of the answer.
+func waitUnlocked(ctx context.Context, g *gatewayProc, token string, start time.Time) (time.Duration, error) {
+	c, err := g.dial(ctx, token, "genos-bench-cold")
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	if _, err := c.ChatHistory(ctx, api.ChatHistoryParams{Limit: 1}); err != nil {
+		return 0, fmt.Errorf("chat.history after start: %w", err)
+	}
+	return time.Since(start), nil
 }
 
 // pollHealthHTTP GETs /health every pollInterval until it answers 200 with
@@ -176,6 +197,7 @@ func coldRows(o *options, samples []coldSample, restart bool) []row {
 	line := pick(func(s coldSample) time.Duration { return s.line })
 	httpS := pick(func(s coldSample) time.Duration { return s.http })
 	rpc := pick(func(s coldSample) time.Duration { return s.rpc })
+	ready := pick(func(s coldSample) time.Duration { return s.ready })
 	return []row{
 		{
 			Name:    "cold start → address printed (" + state + ")",
@@ -195,6 +217,11 @@ func coldRows(o *options, samples []coldSample, restart bool) []row {
 			Target:  "median < " + fmtDur(o.coldTarget),
 			Verdict: judge(rpc.N > 0 && rpc.P50 < o.coldTarget),
 			Command: fmt.Sprintf("%s; dial /ws, connect with the token, call health; retry every %s", cmd, pollInterval),
+		},
+		{
+			Name:    "cold start → vault unlocked, first chat.history answer (" + state + ")",
+			Value:   minMedMax(ready),
+			Command: cmd + "; after the health RPC, dial and call chat.history, which waits for the unlock (one PBKDF2) in progress",
 		},
 	}
 }

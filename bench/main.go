@@ -332,7 +332,7 @@ func methodNotes(o *options) []string {
 		fmt.Sprintf("Each worker moves to a new session every %d round trips: the gateway re-reads the whole transcript and sends the whole history to the model on every run, so one endless session would measure history growth instead of the gateway.", o.turnsPerSession),
 		"Back-to-back workers keep the gateway saturated, so at N sessions a round trip is roughly N ÷ throughput (time queued behind the other sessions), not the cost of one message; the paced level shows the latency added at a load the gateway keeps up with.",
 		"Workers connect with scope \"own\" (as the CLI does), so each connection receives only its own sessions' chat events; the shared-connection level multiplexes every session over one WebSocket.",
-		"Vault on: every state dir has a vault, unlocked at start from GENOS_VAULT_PASSPHRASE, so transcript lines are sealed; cold start includes that one PBKDF2 (see the unlock row).",
+		"Vault on: every state dir has a vault, unlocked at start from GENOS_VAULT_PASSPHRASE, so transcript lines are sealed. The gateway answers health before that unlock (one PBKDF2, see the unlock row) and holds requests that need the vault until it is done; the \"vault unlocked\" rows time that.",
 	}
 }
 

@@ -73,7 +73,7 @@ func Menu(s State) []Item {
 		Item{ID: IDApprovals, Label: approvalsLabel(s.PendingApprovals), Disabled: !s.Connected},
 	)
 	// While locked the daemon cannot tell whether a model is set up.
-	if s.Connected && !s.ModelConfigured && !s.Locked() {
+	if s.Connected && !s.ModelConfigured && !s.Locked() && s.Vault != api.VaultUnlocking {
 		items = append(items, Item{ID: IDSetup, Label: "Set Up Model…"})
 	}
 	items = append(items, Item{Separator: true})
@@ -100,6 +100,8 @@ func StatusLine(s State) string {
 		return "Genos — not connected: " + clip(msg, maxErrRunes)
 	case s.Locked():
 		return "Genos — paused until you unlock"
+	case s.Vault == api.VaultUnlocking:
+		return "Genos — unlocking…"
 	case !s.ModelConfigured:
 		return "Genos — no model configured"
 	case s.ActiveRuns > 0:
@@ -120,6 +122,8 @@ func vaultLine(s State) string {
 	switch s.Vault {
 	case api.VaultUnlocked:
 		return "Unlocked"
+	case api.VaultUnlocking:
+		return "Unlocking…"
 	case api.VaultLocked:
 		if s.QueuedInbound > 0 {
 			return fmt.Sprintf("Locked · %d message%s waiting", s.QueuedInbound, plural(s.QueuedInbound))

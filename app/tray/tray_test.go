@@ -100,6 +100,18 @@ func TestMenu(t *testing.T) {
 			},
 		},
 		{
+			name:  "unlocking from a key source offers neither setup nor lock",
+			state: State{Connected: true, Vault: api.VaultUnlocking},
+			want: []Item{
+				{ID: IDStatus, Label: "Genos — unlocking…", Disabled: true},
+				{ID: IDVault, Label: "Unlocking…", Disabled: true},
+				sep,
+				{ID: IDChat, Label: "Open Chat"},
+				{ID: IDApprovals, Label: "Approvals"},
+				sep, quit,
+			},
+		},
+		{
 			// Status reads model and approvals as zero while locked: no
 			// "no model" line and no setup offer.
 			name:  "locked vault offers unlocking",

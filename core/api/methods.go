@@ -312,6 +312,9 @@ const (
 	// VaultLocked: sealed data cannot be read or written; only connect,
 	// health, status and vault.* are served.
 	VaultLocked = "locked"
+	// VaultUnlocking: the daemon is unlocking from a key source at start;
+	// requests that need the vault wait for it, and vault.changed follows.
+	VaultUnlocking = "unlocking"
 	// VaultUnlocked: the daemon works normally.
 	VaultUnlocked = "unlocked"
 )
@@ -319,7 +322,7 @@ const (
 // VaultStatus answers vault.status and vault.lock and is the payload of
 // vault.changed.
 type VaultStatus struct {
-	State string `json:"state"` // none | locked | unlocked
+	State string `json:"state"` // none | locked | unlocking | unlocked
 	// IdleLockMinutes is the auto-lock timeout; 0 means never.
 	IdleLockMinutes int `json:"idleLockMinutes"`
 	// KeySources lists the key sources that can unlock without typing

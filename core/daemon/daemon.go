@@ -90,6 +90,8 @@ type Daemon struct {
 	pendingAudit []pendingEvent // recorded while locked, written at unlock
 	warning      string         // last "remember" failure, shown in vault status
 
+	unlocking atomic.Bool // key sources are being tried (start)
+
 	runCtx context.Context // set by Run, for goroutines the vault starts
 }
 
@@ -194,8 +196,12 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		if err := d.startEngine(ctx); err != nil {
 			return nil, err
 		}
-	} else {
-		d.tryKeySources(ctx)
+	} else if len(o.KeySources) > 0 {
+		// Unlocking from a key source costs a PBKDF2 (and maybe a key-store
+		// prompt): Run does it once the gateway answers, and requests that
+		// need the vault wait for it meanwhile.
+		d.unlocking.Store(true)
+		d.gw.SetUnlocking(true)
 	}
 	return d, nil
 }
@@ -243,6 +249,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Unlock()
 	if v != nil {
 		go v.Run(ctx)
+	}
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	if d.unlocking.Load() {
+		bg.Go(func() { d.tryKeySources(ctx) })
 	}
 	go watchSleep(ctx, d.log, d.lockForSleep)
 	d.log.Info("gateway ready", "listen", d.Addr(), "vault", d.vaultStatus().State, "model_configured", !d.NeedsSetup())

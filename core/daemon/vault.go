@@ -49,7 +49,10 @@ func (d *Daemon) vaultStatus() api.VaultStatus {
 		return st
 	}
 	st.State = api.VaultUnlocked
-	if e == nil {
+	switch {
+	case e == nil && d.unlocking.Load():
+		st.State = api.VaultUnlocking
+	case e == nil:
 		st.State = api.VaultLocked
 	}
 	st.IdleLockMinutes = int(v.IdleTimeout().Minutes())
@@ -69,6 +72,15 @@ func (d *Daemon) vaultStatus() api.VaultStatus {
 // skipped quietly; a stored passphrase that is wrong is logged.
 func (d *Daemon) tryKeySources(ctx context.Context) {
 	defer os.Unsetenv(keysource.EnvVar)
+	defer func() {
+		d.unlocking.Store(false)
+		d.gw.SetUnlocking(false)
+		d.mu.Lock()
+		if d.eng == nil && d.vault != nil {
+			d.notifyVault() // still locked: the app opens its unlock window now
+		}
+		d.mu.Unlock()
+	}()
 	for _, s := range d.opts.KeySources {
 		// A key store may show an unlock prompt; do not hold the start for
 		// long.
@@ -81,6 +93,10 @@ func (d *Daemon) tryKeySources(ctx context.Context) {
 		if err != nil {
 			d.log.Warn("vault key source failed", "source", s.Name(), "err", err)
 			continue
+		}
+		if ctx.Err() != nil {
+			clear(pass)
+			return
 		}
 		err = d.Unlock(ctx, pass, false)
 		clear(pass)

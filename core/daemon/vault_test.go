@@ -227,6 +227,10 @@ func TestVaultLifecycleOverRPC(t *testing.T) {
 	// A restart starts locked; the env key source unlocks it.
 	env := keysource.Env(func(k string) (string, bool) { return testPass, k == keysource.EnvVar })
 	r2 := startDaemon(t, dir, Options{KeySources: []keysource.Source{env}})
+	// A request that needs the vault waits for the unlock in progress.
+	if _, err := r2.c.ChatHistory(ctx, api.ChatHistoryParams{}); err != nil {
+		t.Fatalf("chat.history right after a start with a key source: %v", err)
+	}
 	if st, err := r2.c.VaultStatus(ctx); err != nil || st.State != api.VaultUnlocked {
 		t.Fatalf("start with env passphrase = %+v, %v", st, err)
 	}
@@ -234,6 +238,17 @@ func TestVaultLifecycleOverRPC(t *testing.T) {
 	r3 := startDaemon(t, dir, Options{})
 	if st, err := r3.c.VaultStatus(ctx); err != nil || st.State != api.VaultLocked {
 		t.Fatalf("start without a key source = %+v, %v", st, err)
+	}
+	r3.stop()
+	// A key source with a wrong passphrase: the start ends locked, and
+	// waiting requests get VAULT_LOCKED rather than hanging.
+	bad := keysource.Env(func(k string) (string, bool) { return "not the passphrase", k == keysource.EnvVar })
+	r4 := startDaemon(t, dir, Options{KeySources: []keysource.Source{bad}})
+	if _, err := r4.c.ChatHistory(ctx, api.ChatHistoryParams{}); !api.IsCode(err, api.CodeLocked) {
+		t.Fatalf("chat.history after a failed key-source unlock: %v", err)
+	}
+	if st, err := r4.c.VaultStatus(ctx); err != nil || st.State != api.VaultLocked {
+		t.Fatalf("start with a wrong key source = %+v, %v", st, err)
 	}
 }
 

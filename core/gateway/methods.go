@@ -118,7 +118,7 @@ func (e *Engine) sessionKey(raw string) (session.Key, error) {
 }
 
 func (s *Server) chatHistory(ctx context.Context, c *conn, raw json.RawMessage) (any, error) {
-	e, err := s.engine()
+	e, err := s.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func (s *Server) chatHistory(ctx context.Context, c *conn, raw json.RawMessage) 
 }
 
 func (s *Server) sessionsList(ctx context.Context, _ *conn, raw json.RawMessage) (any, error) {
-	e, err := s.engine()
+	e, err := s.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -196,8 +196,8 @@ func (s *Server) sessionsList(ctx context.Context, _ *conn, raw json.RawMessage)
 	return out, nil
 }
 
-func (s *Server) approvalsList(context.Context, *conn, json.RawMessage) (any, error) {
-	if _, err := s.engine(); err != nil {
+func (s *Server) approvalsList(ctx context.Context, _ *conn, _ json.RawMessage) (any, error) {
+	if _, err := s.engine(ctx); err != nil {
 		return nil, err
 	}
 	out := api.ApprovalsListResult{Approvals: []api.Approval{}}
@@ -207,8 +207,8 @@ func (s *Server) approvalsList(context.Context, *conn, json.RawMessage) (any, er
 	return out, nil
 }
 
-func (s *Server) approvalsResolve(_ context.Context, _ *conn, raw json.RawMessage) (any, error) {
-	if _, err := s.engine(); err != nil {
+func (s *Server) approvalsResolve(ctx context.Context, _ *conn, raw json.RawMessage) (any, error) {
+	if _, err := s.engine(ctx); err != nil {
 		return nil, err
 	}
 	var p api.ApprovalsResolveParams
@@ -233,7 +233,7 @@ func (s *Server) approvalsResolve(_ context.Context, _ *conn, raw json.RawMessag
 }
 
 func (s *Server) modelsList(ctx context.Context, _ *conn, _ json.RawMessage) (any, error) {
-	e, err := s.engine()
+	e, err := s.engine(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -108,7 +108,7 @@ func (t *runTable) wait(ctx context.Context) {
 }
 
 func (s *Server) chatSend(ctx context.Context, c *conn, raw json.RawMessage) (any, error) {
-	e, err := s.engine()
+	e, err := s.engine(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -175,8 +175,8 @@ func (s *Server) startRun(e *Engine, key session.Key, input chat.Record, idemKey
 // session of its peer (or group, and thread). The record carries the
 // channel's provenance. Channel adapters reach it through the daemon,
 // which queues messages sealed while the vault is locked.
-func (s *Server) Deliver(_ context.Context, in chat.Inbound) (string, error) {
-	e, err := s.engine()
+func (s *Server) Deliver(ctx context.Context, in chat.Inbound) (string, error) {
+	e, err := s.engine(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -298,8 +298,8 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func (s *Server) chatAbort(_ context.Context, c *conn, raw json.RawMessage) (any, error) {
-	e, err := s.engine()
+func (s *Server) chatAbort(ctx context.Context, c *conn, raw json.RawMessage) (any, error) {
+	e, err := s.engine(ctx)
 	if err != nil {
 		return nil, err // Suspend has aborted every run already
 	}

@@ -73,6 +73,9 @@ type Server struct {
 
 	eng atomic.Pointer[Engine] // nil while the vault is locked
 
+	umu       sync.Mutex
+	unlocking chan struct{} // non-nil while an unlock is in progress; closed when it ends
+
 	baseCtx context.Context
 	cancel  context.CancelFunc
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/genos-project/genos/core/agent"
 	"github.com/genos-project/genos/core/api"
@@ -43,12 +44,49 @@ type Vault interface {
 // errLocked answers every method that needs sealed data while locked.
 var errLocked = api.Errorf(api.CodeLocked, "the vault is locked: unlock it with `genos vault unlock` or Unlock… in the Genos menu")
 
-// engine returns the current engine or the VAULT_LOCKED error.
-func (s *Server) engine() (*Engine, error) {
-	if e := s.eng.Load(); e != nil {
-		return e, nil
+// unlockWait bounds how long a request waits for an unlock in progress.
+const unlockWait = 45 * time.Second
+
+// engine returns the current engine, or the VAULT_LOCKED error. While an
+// unlock is in progress (the daemon unlocking from a key source at start)
+// it waits for the outcome, so a client that connects early is served
+// rather than turned away.
+func (s *Server) engine(ctx context.Context) (*Engine, error) {
+	for {
+		if e := s.eng.Load(); e != nil {
+			return e, nil
+		}
+		s.umu.Lock()
+		ch := s.unlocking
+		s.umu.Unlock()
+		if ch == nil {
+			return nil, errLocked
+		}
+		t := time.NewTimer(unlockWait)
+		select {
+		case <-ch:
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+			return nil, errLocked
+		case <-t.C:
+			return nil, errLocked
+		}
 	}
-	return nil, errLocked
+}
+
+// SetUnlocking marks an unlock as in progress (true) or over (false).
+// Requests that need the engine wait for it meanwhile.
+func (s *Server) SetUnlocking(on bool) {
+	s.umu.Lock()
+	defer s.umu.Unlock()
+	switch {
+	case on && s.unlocking == nil:
+		s.unlocking = make(chan struct{})
+	case !on && s.unlocking != nil:
+		close(s.unlocking)
+		s.unlocking = nil
+	}
 }
 
 // SetEngine installs the engine after an unlock.
