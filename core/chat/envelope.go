@@ -13,13 +13,16 @@ type Attachment struct {
 
 // Inbound is a message a channel adapter hands to the gateway.
 type Inbound struct {
-	Channel     string       `json:"channel"`
-	Account     string       `json:"account,omitempty"`
-	Peer        string       `json:"peer"`
-	Group       string       `json:"group,omitempty"`
-	Thread      string       `json:"thread,omitempty"`
-	MessageID   string       `json:"messageId,omitempty"`
-	Text        string       `json:"text"`
+	Channel   string `json:"channel"`
+	Account   string `json:"account,omitempty"`
+	Peer      string `json:"peer"`
+	PeerName  string `json:"peerName,omitempty"` // display name, for the owner's eyes only
+	Group     string `json:"group,omitempty"`
+	Thread    string `json:"thread,omitempty"`
+	MessageID string `json:"messageId,omitempty"`
+	Text      string `json:"text"`
+	// Mentioned is true when a group message mentions the bot or replies to
+	// one of its messages (the adapter decides, it knows the platform).
 	Mentioned   bool         `json:"mentioned,omitempty"`
 	Attachments []Attachment `json:"attachments,omitempty"`
 	Provenance  Provenance   `json:"provenance"`
