@@ -35,6 +35,10 @@ Usage:
   genos audit verify         check the tamper-evident audit log
   genos vault init|status|unlock|lock|rekey|verify
                              create, unlock, lock or rekey the encrypted vault
+  genos channels status|login CHANNEL|logout CHANNEL
+                             messaging channels (telegram, whatsapp)
+  genos pairing list|approve CODE|deny CODE
+                             let someone who messaged your assistant talk to it
   genos version              print the version
 
 Environment:
@@ -80,6 +84,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = runAudit(args, stdin, stdout)
 	case "vault":
 		err = runVault(ctx, args, stdin, stdout)
+	case "channels":
+		err = runChannels(ctx, args, stdin, stdout)
+	case "pairing":
+		err = runPairing(ctx, args, stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "genos %s\n", version)
 	case "help", "-h", "--help":

@@ -80,12 +80,15 @@ type Runner struct {
 	OnToolRun func(ToolRun)
 }
 
-// ToolRun describes one tool execution for OnToolRun.
+// ToolRun describes one tool execution for OnToolRun, or a call the policy
+// refused outright (Refused): a model asking for a tool it was not offered
+// is worth an audit record, since it usually means injected instructions.
 type ToolRun struct {
 	AgentID, SessionKey, RunID string
 	Tool, Category             string
 	Args                       json.RawMessage
 	IsError                    bool
+	Refused                    bool
 }
 
 // Run is one inbound message to process.
@@ -97,6 +100,10 @@ type Run struct {
 	Provider   Provider
 	Model      string
 	Emit       func(Event) // must not block for long
+	// Rules, when set, replace the runner's tool rules for this run: a
+	// message from a messaging channel runs with that channel's (tighter)
+	// rules.
+	Rules *policy.Rules
 }
 
 // Result summarises a finished run.
@@ -198,7 +205,7 @@ func (r *Runner) Run(ctx context.Context, run Run) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	specs := r.toolSpecs()
+	specs := r.toolSpecs(r.rules(run))
 	messages := buildMessages(history)
 
 	maxRounds := r.MaxRounds
@@ -289,13 +296,21 @@ func joinNonEmpty(a, b string) string {
 	return a + "\n\n" + b
 }
 
-func (r *Runner) toolSpecs() []model.ToolSpec {
+// rules returns the tool rules in force for run.
+func (r *Runner) rules(run Run) policy.Rules {
+	if run.Rules != nil {
+		return *run.Rules
+	}
+	return r.Rules
+}
+
+func (r *Runner) toolSpecs(rules policy.Rules) []model.ToolSpec {
 	if r.Tools == nil {
 		return nil
 	}
 	var specs []model.ToolSpec
 	for _, t := range r.Tools.List() {
-		if r.Rules.Mode(t.Name, string(t.Category)) == policy.ModeDeny {
+		if rules.Mode(t.Name, string(t.Category)) == policy.ModeDeny {
 			continue // a tool that can never run is not offered
 		}
 		specs = append(specs, model.ToolSpec{Name: t.Name, Description: t.Description, Parameters: t.Schema})
@@ -330,7 +345,7 @@ func (r *Runner) callTool(ctx context.Context, run Run, call chat.ToolCall, emit
 	if len(call.Arguments) == 0 || !json.Valid(call.Arguments) {
 		return fail("The tool arguments were not valid JSON.")
 	}
-	switch r.Rules.Mode(tool.Name, string(tool.Category)) {
+	switch r.rules(run).Mode(tool.Name, string(tool.Category)) {
 	case policy.ModeAllow:
 	case policy.ModeAsk:
 		if r.Approvals == nil {
@@ -356,7 +371,11 @@ func (r *Runner) callTool(ctx context.Context, run Run, call chat.ToolCall, emit
 			return fail("The user denied this tool call. Do not retry it; ask or explain instead.")
 		}
 	default:
-		return fail("This tool is not allowed for this agent.")
+		if r.OnToolRun != nil {
+			r.OnToolRun(ToolRun{AgentID: r.Info.ID, SessionKey: run.SessionKey, RunID: run.ID, Tool: tool.Name,
+				Category: string(tool.Category), Args: call.Arguments, IsError: true, Refused: true})
+		}
+		return fail("This tool is not allowed here.")
 	}
 	r.logger().Debug("tool run", "agent", r.Info.ID, "tool", tool.Name, "session", run.SessionKey)
 	out, err := tool.Run(ctx, tools.Env{

@@ -24,6 +24,13 @@ const (
 	MethodVaultLock        = "vault.lock"
 	MethodVaultCreate      = "vault.create"
 	MethodVaultRekey       = "vault.rekey"
+	MethodChannelsStatus   = "channels.status"
+	MethodChannelsSet      = "channels.set"
+	MethodChannelsLogin    = "channels.login"
+	MethodChannelsLogout   = "channels.logout"
+	MethodPairingList      = "channel.pairing.list"
+	MethodPairingApprove   = "channel.pairing.approve"
+	MethodPairingDeny      = "channel.pairing.deny"
 )
 
 // Event names.
@@ -36,6 +43,10 @@ const (
 	EventSessionsChanged   = "sessions.changed"
 	EventTick              = "tick"
 	EventVaultChanged      = "vault.changed"
+	EventChannelsChanged   = "channels.changed"
+	EventChannelQR         = "channels.qr"
+	EventPairingRequested  = "pairing.requested"
+	EventPairingResolved   = "pairing.resolved"
 )
 
 // Methods lists every method this build serves, in hello-ok order.
@@ -43,12 +54,14 @@ var Methods = []string{
 	MethodHealth, MethodStatus, MethodChatSend, MethodChatHistory, MethodChatAbort,
 	MethodSessionsList, MethodApprovalsList, MethodApprovalsResolve, MethodModelsList,
 	MethodVaultStatus, MethodVaultUnlock, MethodVaultLock, MethodVaultCreate, MethodVaultRekey,
+	MethodChannelsStatus, MethodChannelsSet, MethodChannelsLogin, MethodChannelsLogout,
+	MethodPairingList, MethodPairingApprove, MethodPairingDeny,
 }
 
 // Events lists every event this build emits.
 var Events = []string{
 	EventChat, EventAgent, EventApprovalRequested, EventApprovalResolved, EventSessionsChanged, EventTick,
-	EventVaultChanged,
+	EventVaultChanged, EventChannelsChanged, EventChannelQR, EventPairingRequested, EventPairingResolved,
 }
 
 // Challenge is the payload of the connect.challenge event.
@@ -354,4 +367,67 @@ type VaultUnlockParams struct {
 type VaultRekeyParams struct {
 	Passphrase    string `json:"passphrase"`
 	NewPassphrase string `json:"newPassphrase"`
+}
+
+// ChannelsStatusResult answers channels.status; it is also the payload of
+// channels.changed.
+type ChannelsStatusResult struct {
+	Channels []chat.ChannelStatus `json:"channels"`
+}
+
+// ChannelsSetParams turns a channel on or off and, for Telegram, stores its
+// bot token in the vault (the token is never echoed back).
+type ChannelsSetParams struct {
+	Channel string `json:"channel"`
+	Enabled bool   `json:"enabled"`
+	Token   string `json:"token,omitempty"`
+}
+
+// ChannelsLoginParams starts a QR login (WhatsApp). The gateway emits
+// channels.qr events with each code until the phone scans one; the call
+// answers when paired, failed or timed out.
+type ChannelsLoginParams struct {
+	Channel string `json:"channel"`
+}
+
+// ChannelQREvent is the payload of channels.qr.
+type ChannelQREvent struct {
+	Channel string `json:"channel"`
+	Code    string `json:"code"`
+}
+
+// ChannelParams names a channel (channels.logout, channel.pairing.list
+// with an empty channel meaning all).
+type ChannelParams struct {
+	Channel string `json:"channel,omitempty"`
+}
+
+// PairingRequest is a stranger waiting for the owner's approval.
+type PairingRequest struct {
+	Channel   string    `json:"channel"`
+	Code      string    `json:"code"`
+	Peer      string    `json:"peer"`
+	PeerName  string    `json:"peerName,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// PairingListResult answers channel.pairing.list.
+type PairingListResult struct {
+	Requests []PairingRequest `json:"requests"`
+}
+
+// PairingDecisionParams approves or denies a pairing by its code.
+type PairingDecisionParams struct {
+	Channel string `json:"channel"`
+	Code    string `json:"code"`
+}
+
+// PairingResolvedEvent is the payload of pairing.resolved (and the answer
+// of approve/deny).
+type PairingResolvedEvent struct {
+	Channel  string `json:"channel"`
+	Code     string `json:"code"`
+	Peer     string `json:"peer"`
+	Decision string `json:"decision"` // approved | denied | expired | evicted
 }

@@ -101,3 +101,52 @@ func (c *Client) VaultRekey(ctx context.Context, p VaultRekeyParams) (VaultStatu
 	err := c.Call(ctx, MethodVaultRekey, p, &r)
 	return r, err
 }
+
+// ChannelsStatus calls channels.status.
+func (c *Client) ChannelsStatus(ctx context.Context) (ChannelsStatusResult, error) {
+	var r ChannelsStatusResult
+	err := c.Call(ctx, MethodChannelsStatus, nil, &r)
+	return r, err
+}
+
+// ChannelsSet calls channels.set.
+func (c *Client) ChannelsSet(ctx context.Context, p ChannelsSetParams) (ChannelsStatusResult, error) {
+	var r ChannelsStatusResult
+	err := c.Call(ctx, MethodChannelsSet, p, &r)
+	return r, err
+}
+
+// ChannelsLogin calls channels.login; QR codes arrive as channels.qr events.
+func (c *Client) ChannelsLogin(ctx context.Context, p ChannelsLoginParams) (ChannelsStatusResult, error) {
+	var r ChannelsStatusResult
+	err := c.Call(ctx, MethodChannelsLogin, p, &r)
+	return r, err
+}
+
+// ChannelsLogout calls channels.logout.
+func (c *Client) ChannelsLogout(ctx context.Context, p ChannelParams) (ChannelsStatusResult, error) {
+	var r ChannelsStatusResult
+	err := c.Call(ctx, MethodChannelsLogout, p, &r)
+	return r, err
+}
+
+// PairingList calls channel.pairing.list.
+func (c *Client) PairingList(ctx context.Context, p ChannelParams) (PairingListResult, error) {
+	var r PairingListResult
+	err := c.Call(ctx, MethodPairingList, p, &r)
+	return r, err
+}
+
+// PairingApprove calls channel.pairing.approve.
+func (c *Client) PairingApprove(ctx context.Context, p PairingDecisionParams) (PairingResolvedEvent, error) {
+	var r PairingResolvedEvent
+	err := c.Call(ctx, MethodPairingApprove, p, &r)
+	return r, err
+}
+
+// PairingDeny calls channel.pairing.deny.
+func (c *Client) PairingDeny(ctx context.Context, p PairingDecisionParams) (PairingResolvedEvent, error) {
+	var r PairingResolvedEvent
+	err := c.Call(ctx, MethodPairingDeny, p, &r)
+	return r, err
+}

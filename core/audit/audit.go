@@ -83,6 +83,10 @@ const (
 	EventApprovalDecided   = "approval.decided"
 	EventConfigChanged     = "config.changed"
 	EventExecRun           = "exec.run"
+	EventPairingRequested  = "pairing.requested"
+	// EventToolRefused: the model called a tool the policy does not allow
+	// there (it was not even offered), typically after injected text.
+	EventToolRefused = "tool.refused"
 	// EventRepaired is written by Open after it truncated a torn last line;
 	// its fields are dropped_bytes and reason.
 	EventRepaired = "audit.repaired"

@@ -7,7 +7,10 @@
 // store and Model.APIKeyEnv names an environment variable.
 package config
 
-import "maps"
+import (
+	"maps"
+	"slices"
+)
 
 // CurrentVersion is the config format this build reads and writes. Older
 // files are migrated on Load; newer ones are refused.
@@ -52,6 +55,53 @@ type Config struct {
 	Agent   Agent   `json:"agent"`
 	Logging Logging `json:"logging"`
 	Vault   Vault   `json:"vault"`
+	// Channels configures messaging channels by name ("telegram",
+	// "whatsapp"). A channel that is absent or not enabled does not run.
+	Channels map[string]Channel `json:"channels,omitempty"`
+}
+
+// Channel names Genos has adapters for.
+const (
+	ChannelTelegram = "telegram"
+	ChannelWhatsApp = "whatsapp"
+)
+
+// DM and group policies (Channel.DM, Channel.Group).
+const (
+	DMPairing    = "pairing"
+	DMAllowlist  = "allowlist"
+	DMOpen       = "open"
+	DMDisabled   = "disabled"
+	GroupOpen    = "open"
+	GroupAllow   = "allowlist"
+	GroupDisable = "disabled"
+)
+
+// Channel configures one messaging channel. Its credentials are never here:
+// TokenRef names a secret in the vault.
+type Channel struct {
+	Enabled bool `json:"enabled"`
+	// TokenRef names the secret holding the bot token (Telegram). WhatsApp
+	// pairs by QR code and keeps its device keys sealed instead.
+	TokenRef string `json:"tokenRef,omitempty"`
+	// DM is who may talk to the assistant in direct messages: "pairing"
+	// (default: strangers get a code the owner approves), "allowlist",
+	// "open" (AllowFrom must contain "*") or "disabled".
+	DM        string   `json:"dm,omitempty"`
+	AllowFrom []string `json:"allowFrom,omitempty"`
+	// Group is "allowlist" (default: only GroupAllowFrom), "open" or
+	// "disabled".
+	Group          string   `json:"group,omitempty"`
+	GroupAllowFrom []string `json:"groupAllowFrom,omitempty"`
+	// RequireMention makes the assistant answer in groups only when it is
+	// mentioned or replied to. Default true.
+	RequireMention *bool `json:"requireMention,omitempty"`
+	// ReadReceipts sends read receipts where the platform has them
+	// (WhatsApp). Default false.
+	ReadReceipts bool `json:"readReceipts,omitempty"`
+	// ToolPolicy tightens the agent's tool rules for this channel (it
+	// cannot loosen them; exec is never available to a messaging channel).
+	ToolPolicy map[string]string `json:"toolPolicy,omitempty"`
 }
 
 // Vault configures the vault's lifecycle (the vault itself is created in
@@ -175,6 +225,19 @@ func (c *Config) clone() *Config {
 	if c.Vault.AutoLockMinutes != nil {
 		n := *c.Vault.AutoLockMinutes
 		cp.Vault.AutoLockMinutes = &n
+	}
+	if c.Channels != nil {
+		cp.Channels = make(map[string]Channel, len(c.Channels))
+		for k, ch := range c.Channels {
+			ch.AllowFrom = slices.Clone(ch.AllowFrom)
+			ch.GroupAllowFrom = slices.Clone(ch.GroupAllowFrom)
+			ch.ToolPolicy = maps.Clone(ch.ToolPolicy)
+			if ch.RequireMention != nil {
+				b := *ch.RequireMention
+				ch.RequireMention = &b
+			}
+			cp.Channels[k] = ch
+		}
 	}
 	return &cp
 }

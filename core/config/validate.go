@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -113,6 +114,10 @@ func (c *Config) Validate() error {
 		v.intRange("vault.autoLockMinutes", *c.Vault.AutoLockMinutes, 0, 7*24*60)
 	}
 
+	for _, name := range slices.Sorted(maps.Keys(c.Channels)) {
+		validateChannel(&v, name, c.Channels[name])
+	}
+
 	switch c.Logging.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -151,5 +156,60 @@ func (v *validator) addf(field, format string, args ...any) {
 func (v *validator) intRange(field string, n, lo, hi int) {
 	if n < lo || n > hi {
 		v.addf(field, "must be %d-%d, got %d", lo, hi, n)
+	}
+}
+
+// maxAllowEntries bounds an allowlist in the config.
+const maxAllowEntries = 1000
+
+func validateChannel(v *validator, name string, ch Channel) {
+	f := "channels." + name
+	switch name {
+	case ChannelTelegram, ChannelWhatsApp:
+	default:
+		v.addf(fmt.Sprintf("channels[%q]", name), "unknown channel (known: %s, %s)", ChannelTelegram, ChannelWhatsApp)
+		return
+	}
+	if ch.TokenRef != "" && !ValidSecretName(ch.TokenRef) {
+		v.addf(f+".tokenRef", "must be a secret name, got %q", ch.TokenRef)
+	}
+	if name == ChannelTelegram && ch.Enabled && ch.TokenRef == "" {
+		v.addf(f+".tokenRef", "must name the secret holding the bot token when telegram is enabled")
+	}
+	switch ch.DM {
+	case "", DMPairing, DMAllowlist, DMDisabled:
+	case DMOpen:
+		if !slices.Contains(ch.AllowFrom, "*") {
+			v.addf(f+".dm", `"open" lets anyone talk to your assistant: it requires "*" in allowFrom to confirm`)
+		}
+	default:
+		v.addf(f+".dm", "must be pairing, allowlist, open or disabled, got %q", ch.DM)
+	}
+	switch ch.Group {
+	case "", GroupOpen, GroupAllow, GroupDisable:
+	default:
+		v.addf(f+".group", "must be open, allowlist or disabled, got %q", ch.Group)
+	}
+	for _, list := range []struct {
+		field string
+		ids   []string
+	}{{"allowFrom", ch.AllowFrom}, {"groupAllowFrom", ch.GroupAllowFrom}} {
+		if len(list.ids) > maxAllowEntries {
+			v.addf(f+"."+list.field, "has %d entries, at most %d", len(list.ids), maxAllowEntries)
+		}
+		for _, id := range list.ids {
+			if id == "" || len(id) > 128 || strings.ContainsFunc(id, unicode.IsSpace) {
+				v.addf(f+"."+list.field, "entries must be ids of 1-128 characters without spaces, got %q", id)
+				break
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(ch.ToolPolicy)) {
+		switch mode := ch.ToolPolicy[k]; {
+		case !policyKeyRE.MatchString(k):
+			v.addf(fmt.Sprintf("%s.toolPolicy[%q]", f, k), "must be a tool category or tool name")
+		case mode != PolicyAsk && mode != PolicyDeny:
+			v.addf(f+".toolPolicy."+k, "can only tighten: must be %q or %q, got %q", PolicyAsk, PolicyDeny, mode)
+		}
 	}
 }

@@ -145,6 +145,10 @@ func (d *Daemon) auditApproval(e policy.Event) {
 // auditToolRun records every exec: the command is what an owner reviewing
 // the log needs to see (the log is sealed once the vault exists).
 func (d *Daemon) auditToolRun(r agent.ToolRun) {
+	if r.Refused {
+		d.record(audit.EventToolRefused, map[string]string{"tool": r.Tool, "session": r.SessionKey, "agent": r.AgentID, "args": string(r.Args)})
+		return
+	}
 	if r.Category != "exec" {
 		return
 	}

@@ -40,6 +40,13 @@ func (s *Server) handlers() map[string]handler {
 		api.MethodVaultLock:        s.vaultLock,
 		api.MethodVaultCreate:      s.vaultCreate,
 		api.MethodVaultRekey:       s.vaultRekey,
+		api.MethodChannelsStatus:   s.channelsStatus,
+		api.MethodChannelsSet:      s.channelsSet,
+		api.MethodChannelsLogin:    s.channelsLogin,
+		api.MethodChannelsLogout:   s.channelsLogout,
+		api.MethodPairingList:      s.pairingList,
+		api.MethodPairingApprove:   s.pairingDecide(true),
+		api.MethodPairingDeny:      s.pairingDecide(false),
 	}
 }
 

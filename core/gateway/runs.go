@@ -141,7 +141,7 @@ func (s *Server) chatSend(ctx context.Context, c *conn, raw json.RawMessage) (an
 		Content:    p.Message,
 		Provenance: &chat.Provenance{Kind: chat.ExternalUser, Channel: "gateway"},
 	}
-	id, err := s.startRun(e, key, input, p.IdempotencyKey, time.Duration(p.TimeoutMs)*time.Millisecond)
+	id, err := s.startRun(e, key, input, p.IdempotencyKey, time.Duration(p.TimeoutMs)*time.Millisecond, runOpts{})
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +150,7 @@ func (s *Server) chatSend(ctx context.Context, c *conn, raw json.RawMessage) (an
 
 // startRun starts (or, for a repeated idempotency key, finds) a run of
 // input on key and returns its id.
-func (s *Server) startRun(e *Engine, key session.Key, input chat.Record, idemKey string, timeout time.Duration) (string, error) {
+func (s *Server) startRun(e *Engine, key session.Key, input chat.Record, idemKey string, timeout time.Duration, o runOpts) (string, error) {
 	provider, _, modelName, ok := e.Models.Current()
 	if !ok {
 		return "", api.Errorf(api.CodeNoModel, "%s", s.opts.SetupHint)
@@ -166,7 +166,7 @@ func (s *Server) startRun(e *Engine, key session.Key, input chat.Record, idemKey
 		return &runEntry{id: newID("run_"), sessionKey: keyStr, cancel: cancel}
 	})
 	if fresh {
-		go s.execute(runCtx, e, id, key, input, provider, modelName)
+		go s.execute(runCtx, e, id, key, input, provider, modelName, o)
 	}
 	return id, nil
 }
@@ -176,6 +176,12 @@ func (s *Server) startRun(e *Engine, key session.Key, input chat.Record, idemKey
 // channel's provenance. Channel adapters reach it through the daemon,
 // which queues messages sealed while the vault is locked.
 func (s *Server) Deliver(ctx context.Context, in chat.Inbound) (string, error) {
+	return s.DeliverTo(ctx, in, ChannelReply{})
+}
+
+// DeliverTo is Deliver with the reply routed back through r.Channel (when
+// set) and the run limited to r.Rules.
+func (s *Server) DeliverTo(ctx context.Context, in chat.Inbound, r ChannelReply) (string, error) {
 	e, err := s.engine(ctx)
 	if err != nil {
 		return "", err
@@ -206,7 +212,11 @@ func (s *Server) Deliver(ctx context.Context, in chat.Inbound) (string, error) {
 	if idem == "" {
 		idem = newID("in_")
 	}
-	return s.startRun(e, key, input, in.Channel+":"+idem, 0)
+	o := runOpts{rules: r.Rules}
+	if r.Channel != nil {
+		o.sink = newChannelSink(s.baseCtx, r.Channel, replyAddress(in), s.log)
+	}
+	return s.startRun(e, key, input, in.Channel+":"+idem, 0, o)
 }
 
 func withTimeoutCancel(parent context.Context, cancel context.CancelFunc, d time.Duration) (context.Context, context.CancelFunc) {
@@ -215,7 +225,7 @@ func withTimeoutCancel(parent context.Context, cancel context.CancelFunc, d time
 }
 
 // execute waits for the session's turn, runs the agent and streams events.
-func (s *Server) execute(ctx context.Context, eng *Engine, runID string, key session.Key, input chat.Record, provider agent.Provider, modelName string) {
+func (s *Server) execute(ctx context.Context, eng *Engine, runID string, key session.Key, input chat.Record, provider agent.Provider, modelName string, o runOpts) {
 	defer s.runs.finish(runID)
 	keyStr := key.String()
 	seq := 0
@@ -225,7 +235,12 @@ func (s *Server) execute(ctx context.Context, eng *Engine, runID string, key ses
 		s.broadcastSession(api.EventChat, keyStr, ev)
 	}
 	var result agent.Result
+	sink := o.sink
+	if sink == nil {
+		sink = nopSink{}
+	}
 	err := s.opts.Queue.Do(ctx, keyStr, func(ctx context.Context) error {
+		sink.start(ctx)
 		sess, err := eng.Sessions.Open(ctx, key)
 		if err != nil {
 			return err
@@ -239,9 +254,11 @@ func (s *Server) execute(ctx context.Context, eng *Engine, runID string, key ses
 			Input:      input,
 			Provider:   provider,
 			Model:      modelName,
+			Rules:      o.rules,
 			Emit: func(e agent.Event) {
 				switch e.Kind {
 				case agent.EventDelta:
+					sink.delta(e.Text)
 					emit(api.ChatEvent{State: api.ChatDelta, Delta: e.Text})
 				case agent.EventToolStart:
 					s.broadcastSession(api.EventAgent, keyStr, api.AgentEvent{RunID: runID, SessionKey: keyStr, Phase: api.ToolStart,
@@ -262,11 +279,14 @@ func (s *Server) execute(ctx context.Context, eng *Engine, runID string, key ses
 	case err == nil:
 		final := result.Final
 		usage := result.Usage
+		sink.done(final.Content, "")
 		emit(api.ChatEvent{State: api.ChatFinal, Message: &final, Usage: &usage, StopReason: result.StopReason})
 	case errors.Is(err, context.Canceled):
+		sink.done("", "")
 		emit(api.ChatEvent{State: api.ChatAborted, Usage: &result.Usage})
 	default:
 		s.log.Warn("run failed", "session", keyStr, "run", runID, "err", err)
+		sink.done("", userMessage(err))
 		emit(api.ChatEvent{State: api.ChatError, ErrorMessage: userMessage(err)})
 	}
 }

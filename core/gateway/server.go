@@ -50,7 +50,10 @@ type Options struct {
 	Queue     *session.Queue
 	// Vault serves vault.*; nil means this daemon has no vault support
 	// wired (vault.status then reports "none").
-	Vault        Vault
+	Vault Vault
+	// Channels serves channels.* and channel.pairing.*; nil answers them
+	// UNAVAILABLE.
+	Channels     Channels
 	Logger       *slog.Logger
 	TickInterval time.Duration // 0 = 30s
 	// SetupHint is shown to a user who chats before configuring a model.
