@@ -60,6 +60,10 @@ type Options struct {
 	Remember keysource.Store
 	// VaultClock drives auto-lock; nil is the system clock.
 	VaultClock vault.Clock
+	// ChannelFactories build the messaging adapters by channel name; the
+	// composition root supplies them. A configured channel without a
+	// factory is reported as not available in this build.
+	ChannelFactories map[string]ChannelFactory
 }
 
 // Daemon holds every running part. Build it with New, run it with Run, and
@@ -91,6 +95,11 @@ type Daemon struct {
 	warning      string         // last "remember" failure, shown in vault status
 
 	unlocking atomic.Bool // key sources are being tried (start)
+
+	chans    channelSet
+	limiter  *policy.Limiter // per-sender rate limit for channel messages
+	draining sync.WaitGroup  // inbound-queue drains in flight
+	access   *policy.Access  // nil while locked
 
 	runCtx context.Context // set by Run, for goroutines the vault starts
 }
@@ -145,6 +154,9 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.queue = session.NewQueue(8)
+	if d.limiter, err = policy.NewLimiter(policy.LimiterConfig{}); err != nil {
+		return nil, err
+	}
 	if d.token, err = gateway.LoadOrCreateToken(paths.TokenFile(o.StateDir)); err != nil {
 		return nil, err
 	}
@@ -182,6 +194,7 @@ func New(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Approvals: d.approvals,
 		Queue:     d.queue,
 		Vault:     vaultControl{d},
+		Channels:  channelControl{d},
 		Logger:    d.log,
 		OnAuthFailure: func(remote, client string) {
 			d.record(auditGatewayAuthFailed, map[string]string{"remote": remote, "client": client})
@@ -256,6 +269,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		bg.Go(func() { d.tryKeySources(ctx) })
 	}
 	go watchSleep(ctx, d.log, d.lockForSleep)
+	bg.Go(func() { _ = d.limiter.Run(ctx, d.deliverAdmitted) })
 	d.log.Info("gateway ready", "listen", d.Addr(), "vault", d.vaultStatus().State, "model_configured", !d.NeedsSetup())
 	return d.gw.Serve(ctx, d.opts.ShutdownGrace, ls...)
 }
@@ -264,6 +278,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 // vault, so no key outlives the process's useful life.
 func (d *Daemon) Close() error {
 	var errs []error
+	d.stopChannels()
+	d.draining.Wait()
 	d.mu.Lock()
 	if d.eng != nil {
 		d.auditLog.Store(nil)

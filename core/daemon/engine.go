@@ -153,11 +153,27 @@ func (d *Daemon) startEngine(ctx context.Context) (err error) {
 	if err := d.gw.SetEngine(&gateway.Engine{Agent: e.info, Runner: runner, Sessions: e.sessions, Models: e.models}); err != nil {
 		return err
 	}
+	var codec policy.ValueCodec = plainValues{}
+	if d.vault != nil {
+		codec = d.vault.InlineCodec()
+	}
+	access, err := policy.NewAccess(d.db, codec, policy.AccessOptions{Rules: channelRules(c), OnEvent: d.onPairing})
+	if err != nil {
+		return fmt.Errorf("channel rules: %w", err)
+	}
 	d.eng = e
+	d.access = access
 	d.auditLog.Store(e.audit)
 	d.flushPendingAudit()
+	d.syncChannels()
 	return nil
 }
+
+// plainValues stores database values as they are, before a vault exists.
+type plainValues struct{}
+
+func (plainValues) EncodeValue(p []byte) ([]byte, error) { return p, nil }
+func (plainValues) DecodeValue(s []byte) ([]byte, error) { return s, nil }
 
 // stopEngine withdraws the engine from the gateway, aborts its runs and
 // closes it. The caller holds d.mu.
@@ -165,6 +181,7 @@ func (d *Daemon) stopEngine(ctx context.Context) {
 	if d.eng == nil {
 		return
 	}
+	d.access = nil
 	wctx, cancel := context.WithTimeout(ctx, d.opts.ShutdownGrace)
 	d.gw.Suspend(wctx)
 	cancel()

@@ -72,23 +72,26 @@ func stateFiles(dir string) ([]sealedFile, error) {
 	for _, p := range ts {
 		out = append(out, sealedFile{p, lineFile})
 	}
-	ws := filepath.Join(dir, "workspace")
-	err = filepath.WalkDir(ws, func(p string, e fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) && p == ws {
-			return filepath.SkipDir
-		}
+	// Agent workspaces and channel attachments: every regular file.
+	for _, sub := range []string{"workspace", "media"} {
+		root := filepath.Join(dir, sub)
+		err = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+			if errors.Is(err, fs.ErrNotExist) && p == root {
+				return filepath.SkipDir
+			}
+			if err != nil {
+				return err
+			}
+			// Symlinks are not followed: what they point at is outside
+			// the state dir, or is sealed where it lives.
+			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".genos-tmp") {
+				out = append(out, sealedFile{p, wholeFile})
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("list %s files: %w", sub, err)
 		}
-		// Symlinks are not followed: what they point at is outside the
-		// workspace, or is sealed where it lives.
-		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".genos-tmp") {
-			out = append(out, sealedFile{p, wholeFile})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list workspace files: %w", err)
 	}
 	return out, nil
 }
@@ -153,7 +156,35 @@ func resealState(ctx context.Context, dir string, db *store.DB, v *vault.Vault, 
 		}
 	}
 	t, err := resealTitles(ctx, db, v, all)
-	return n + t, err
+	if err != nil {
+		return n + t, err
+	}
+	a, err := resealAccess(ctx, db, v, all)
+	return n + t + a, err
+}
+
+// resealAccess seals the pairing and allowlist rows (plaintext before the
+// vault existed) or re-seals them under the current key.
+func resealAccess(ctx context.Context, db *store.DB, v *vault.Vault, all bool) (int, error) {
+	codec := v.InlineCodec()
+	n, err := db.RewriteChannelAccess(ctx, func(stored []byte) ([]byte, error) {
+		sealed := bytes.HasPrefix(stored, []byte(inlinePrefix)) || bytes.HasPrefix(stored, []byte(linePrefix))
+		if sealed && !all {
+			return stored, nil
+		}
+		plain := stored
+		if sealed {
+			var err error
+			if plain, err = codec.DecodeValue(stored); err != nil {
+				return nil, err
+			}
+		}
+		return codec.EncodeValue(plain)
+	})
+	if err != nil || n == 0 {
+		return n, err
+	}
+	return n, db.Scrub(ctx)
 }
 
 // moveSecrets moves the plaintext secrets.json into vault.enc. A secret

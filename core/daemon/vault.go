@@ -360,13 +360,14 @@ func (d *Daemon) Deliver(ctx context.Context, in chat.Inbound) error {
 		}
 		return q.Put(in)
 	}
-	_, err := d.gw.Deliver(ctx, in)
-	return err
+	return d.route(ctx, d.channel(in.Channel), in)
 }
 
-// drainInbox processes what arrived while locked. The caller holds d.mu
-// with the engine running.
-func (d *Daemon) drainInbox(ctx context.Context) {
+// drainInbox makes sure the inbound queue exists and starts processing
+// what arrived while locked. The caller holds d.mu with the engine running;
+// the drain itself runs without it (each message goes through the access
+// policy and may start a run).
+func (d *Daemon) drainInbox(context.Context) {
 	if d.eng == nil || d.vault == nil {
 		return
 	}
@@ -383,20 +384,25 @@ func (d *Daemon) drainInbox(ctx context.Context) {
 		d.log.Error("inbound queue key is malformed", "err", err)
 		return
 	}
-	defer clear(priv)
-	n := 0
-	err = d.inbox.Drain(priv, func(in chat.Inbound) error {
-		_, err := d.gw.Deliver(ctx, in)
-		if err == nil {
-			n++
+	q, ctx := d.inbox, d.runCtx
+	d.draining.Add(1)
+	go func() {
+		defer d.draining.Done()
+		defer clear(priv)
+		n := 0
+		err := q.Drain(priv, func(in chat.Inbound) error {
+			err := d.route(ctx, d.channel(in.Channel), in)
+			if err == nil {
+				n++
+			}
+			return err
+		})
+		if err != nil {
+			d.log.Error("processing messages held while locked", "delivered", n, "err", err)
+			return
 		}
-		return err
-	})
-	if err != nil {
-		d.log.Error("processing messages held while locked", "delivered", n, "err", err)
-		return
-	}
-	d.log.Info("processed messages held while locked", "count", n)
+		d.log.Info("processed messages held while locked", "count", n)
+	}()
 }
 
 // ensureInboxKey makes sure the inbound queue's key pair exists: the

@@ -254,7 +254,22 @@ func TestVaultLifecycleOverRPC(t *testing.T) {
 
 func TestInboundHeldWhileLocked(t *testing.T) {
 	store := &memStore{}
-	dir, m, r := echoDaemon(t, Options{Remember: store})
+	dir := t.TempDir()
+	m := modeltest.New()
+	defer m.Close()
+	configure(t, dir, m, "m1")
+	m.SetDefault(modeltest.Echo)
+	// Anyone may write on this channel, so the held message reaches the
+	// model (the default, pairing, would answer a stranger with a code).
+	cfg, err := config.Load(paths.ConfigFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Channels = map[string]config.Channel{"telegram": {DM: config.DMOpen, AllowFrom: []string{"*"}}}
+	if err := config.Save(paths.ConfigFile(dir), cfg); err != nil {
+		t.Fatal(err)
+	}
+	r := startDaemon(t, dir, Options{Remember: store})
 	ctx := context.Background()
 	if _, err := r.c.VaultCreate(ctx, api.VaultUnlockParams{Passphrase: testPass, Remember: true}); err != nil {
 		t.Fatal(err)

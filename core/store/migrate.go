@@ -30,6 +30,28 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_updated ON sessions (updated_at DESC);
 CREATE INDEX sessions_agent_updated ON sessions (agent_id, updated_at DESC);
 `},
+	// Channel access (pairing.go, channels.go). Everything that identifies a
+	// person lives in the sealed column; rows are keyed by a random id and
+	// matched in memory after unsealing, since sealed values cannot be
+	// searched. channel and the times identify nobody and stay plain so rows
+	// can be listed per channel and pruned without the vault.
+	{2, `
+CREATE TABLE pairing_requests (
+	id         TEXT PRIMARY KEY,   -- random, carries no content
+	channel    TEXT NOT NULL,
+	created_at INTEGER NOT NULL,   -- unix nanoseconds, UTC
+	expires_at INTEGER NOT NULL,   -- unix nanoseconds, UTC
+	sealed     BLOB NOT NULL       -- peer id, display name, code (sealed by the caller)
+) STRICT;
+CREATE INDEX pairing_requests_channel ON pairing_requests (channel, created_at);
+CREATE TABLE channel_allow (
+	id         TEXT PRIMARY KEY,   -- random, carries no content
+	channel    TEXT NOT NULL,
+	created_at INTEGER NOT NULL,   -- unix nanoseconds, UTC
+	sealed     BLOB NOT NULL       -- peer id, display name (sealed by the caller)
+) STRICT;
+CREATE INDEX channel_allow_channel ON channel_allow (channel, created_at);
+`},
 }
 
 // migrate brings the schema up to the last step in one IMMEDIATE transaction,

@@ -49,6 +49,15 @@ func appliedVersions(t *testing.T, path string) []int {
 	return vs
 }
 
+// versionsUpTo returns 1..n, the versions a fully migrated database records.
+func versionsUpTo(n int) []int {
+	vs := make([]int, n)
+	for i := range vs {
+		vs[i] = i + 1
+	}
+	return vs
+}
+
 func TestOpenPragmasAndMode(t *testing.T) {
 	db, path := openTest(t)
 	ctx := t.Context()
@@ -150,13 +159,13 @@ func TestMigrationsIdempotentAcrossReopen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if d := cmp.Diff([]int{1}, appliedVersions(t, path)); d != "" {
+	if d := cmp.Diff(versionsUpTo(len(migrations)), appliedVersions(t, path)); d != "" {
 		t.Errorf("applied versions (-want +got):\n%s", d)
 	}
 
 	// A later release appends a step: it is applied once, on top of the data.
 	extended := append(append([]migration(nil), migrations...),
-		migration{2, `ALTER TABLE sessions ADD COLUMN extra TEXT NOT NULL DEFAULT 'x'`})
+		migration{len(migrations) + 1, `ALTER TABLE sessions ADD COLUMN extra TEXT NOT NULL DEFAULT 'x'`})
 	for range 2 {
 		db, err := open(ctx, path, extended)
 		if err != nil {
@@ -171,7 +180,7 @@ func TestMigrationsIdempotentAcrossReopen(t *testing.T) {
 		}
 		db.Close()
 	}
-	if d := cmp.Diff([]int{1, 2}, appliedVersions(t, path)); d != "" {
+	if d := cmp.Diff(versionsUpTo(len(migrations)+1), appliedVersions(t, path)); d != "" {
 		t.Errorf("applied versions (-want +got):\n%s", d)
 	}
 }
@@ -180,8 +189,8 @@ func TestFailingMigrationRollsBack(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "genos.db")
 	ctx := t.Context()
 	bad := append(append([]migration(nil), migrations...),
-		migration{2, `CREATE TABLE t2 (a INTEGER)`},
-		migration{3, `THIS IS NOT SQL`})
+		migration{len(migrations) + 1, `CREATE TABLE t2 (a INTEGER)`},
+		migration{len(migrations) + 2, `THIS IS NOT SQL`})
 	if db, err := open(ctx, path, bad); err == nil {
 		db.Close()
 		t.Fatal("open with a broken step succeeded")
@@ -229,13 +238,18 @@ func TestRefusesInconsistentSchemaTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Version 2 recorded without version 1: a hand-edited table.
-	if _, err := raw.Exec(`UPDATE schema_migrations SET version = 2`); err != nil {
+	// The last version recorded without version 1: a hand-edited table.
+	if _, err := raw.Exec(`DELETE FROM schema_migrations WHERE version = 1`); err != nil {
 		t.Fatal(err)
 	}
+	if len(migrations) == 1 {
+		if _, err := raw.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (2, 0)`); err != nil {
+			t.Fatal(err)
+		}
+	}
 	raw.Close()
-	two := append(append([]migration(nil), migrations...), migration{2, `SELECT 1`})
-	if db, err := open(t.Context(), path, two); err == nil {
+	more := append(append([]migration(nil), migrations...), migration{len(migrations) + 1, `SELECT 1`})
+	if db, err := open(t.Context(), path, more); err == nil {
 		db.Close()
 		t.Fatal("open with a gap in schema_migrations succeeded")
 	}
