@@ -26,7 +26,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	d, err := daemon.New(ctx, daemon.Options{StateDir: dir, Version: version, Logger: log, Listen: *listen})
+	d, err := daemon.New(ctx, daemon.Options{StateDir: dir, Version: version, Logger: log, Listen: *listen, ChannelFactories: channelFactories()})
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func runApp(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	pipe := api.NewPipeListener()
-	d, err := daemon.New(ctx, daemon.Options{StateDir: dir, Version: version, Logger: log, Pipe: pipe})
+	d, err := daemon.New(ctx, daemon.Options{StateDir: dir, Version: version, Logger: log, Pipe: pipe, ChannelFactories: channelFactories()})
 	if err != nil {
 		return err
 	}
