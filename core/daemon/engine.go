@@ -128,12 +128,12 @@ func (d *Daemon) startEngine(ctx context.Context) (err error) {
 	if st, err := os.Stat(cfgPath); err == nil {
 		e.models.modTime = st.ModTime()
 	}
-	reg, err := tools.NewRegistry(tools.Builtins(tools.BuiltinOptions{
+	reg, err := tools.NewRegistry(append(tools.Builtins(tools.BuiltinOptions{
 		ExecTimeout:   time.Duration(c.Agent.ExecTimeoutSeconds) * time.Second,
 		ExecMaxOutput: c.Agent.ExecMaxOutputBytes,
 		HiddenEnv:     nonEmpty(c.Model.APIKeyEnv, keysource.EnvVar),
 		Sealer:        toolSealer(sealer),
-	})...)
+	}), d.pairingTool())...)
 	if err != nil {
 		return err
 	}
