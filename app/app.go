@@ -1,6 +1,7 @@
 // Package app is the Genos desktop app: a tray menu and the chat, approvals,
-// unlock and onboarding windows, all talking to the daemon through core/api exactly
-// as the CLI does. The composition root calls Run on the main goroutine.
+// unlock, onboarding, channels and pairing windows, all talking to the
+// daemon through core/api exactly as the CLI does. The composition root
+// calls Run on the main goroutine.
 package app
 
 import (

@@ -121,7 +121,7 @@ func TestUIConnectsAndRendersTray(t *testing.T) {
 	u, a := startUI(t, gw, Options{Version: "0.1.0"})
 	waitUI(t, u, "status applied", func() bool { return u.state.PendingApprovals == 1 })
 
-	want := []string{"Genos — ready · test-model", "Unlocked", "---", "Open Chat", "Approvals (1)", "---", "Lock Now", "Quit Genos"}
+	want := []string{"Genos — ready · test-model", "Unlocked", "---", "Open Chat", "Approvals (1)", "Channels…", "---", "Lock Now", "Quit Genos"}
 	if diff := cmp.Diff(want, a.labels()); diff != "" {
 		t.Errorf("tray menu (-want +got):\n%s", diff)
 	}
@@ -272,7 +272,7 @@ func TestBuildMenu(t *testing.T) {
 			it.Action()
 		}
 	}
-	if diff := cmp.Diff([]string{tray.IDChat, tray.IDApprovals, tray.IDSetup, tray.IDQuit}, got); diff != "" {
+	if diff := cmp.Diff([]string{tray.IDChat, tray.IDApprovals, tray.IDChannels, tray.IDSetup, tray.IDQuit}, got); diff != "" {
 		t.Errorf("actions (-want +got):\n%s", diff)
 	}
 	if !m.Items[0].Disabled {

@@ -249,3 +249,68 @@ func (h *hub) VaultCreate(ctx context.Context, p api.VaultUnlockParams) (api.Vau
 	}
 	return c.VaultCreate(ctx, p)
 }
+
+// ChannelsStatus calls channels.status on the current connection.
+func (h *hub) ChannelsStatus(ctx context.Context) (api.ChannelsStatusResult, error) {
+	c, err := h.current()
+	if err != nil {
+		return api.ChannelsStatusResult{}, err
+	}
+	return c.ChannelsStatus(ctx)
+}
+
+// ChannelsSet calls channels.set on the current connection.
+func (h *hub) ChannelsSet(ctx context.Context, p api.ChannelsSetParams) (api.ChannelsStatusResult, error) {
+	c, err := h.current()
+	if err != nil {
+		return api.ChannelsStatusResult{}, err
+	}
+	return c.ChannelsSet(ctx, p)
+}
+
+// ChannelsLogin calls channels.login on the current connection. It blocks
+// until the phone is linked, the login fails or ctx ends; the QR codes
+// arrive meanwhile as channels.qr events.
+func (h *hub) ChannelsLogin(ctx context.Context, p api.ChannelsLoginParams) (api.ChannelsStatusResult, error) {
+	c, err := h.current()
+	if err != nil {
+		return api.ChannelsStatusResult{}, err
+	}
+	return c.ChannelsLogin(ctx, p)
+}
+
+// ChannelsLogout calls channels.logout on the current connection.
+func (h *hub) ChannelsLogout(ctx context.Context, p api.ChannelParams) (api.ChannelsStatusResult, error) {
+	c, err := h.current()
+	if err != nil {
+		return api.ChannelsStatusResult{}, err
+	}
+	return c.ChannelsLogout(ctx, p)
+}
+
+// PairingList calls channel.pairing.list on the current connection.
+func (h *hub) PairingList(ctx context.Context, p api.ChannelParams) (api.PairingListResult, error) {
+	c, err := h.current()
+	if err != nil {
+		return api.PairingListResult{}, err
+	}
+	return c.PairingList(ctx, p)
+}
+
+// PairingApprove calls channel.pairing.approve on the current connection.
+func (h *hub) PairingApprove(ctx context.Context, p api.PairingDecisionParams) (api.PairingResolvedEvent, error) {
+	c, err := h.current()
+	if err != nil {
+		return api.PairingResolvedEvent{}, err
+	}
+	return c.PairingApprove(ctx, p)
+}
+
+// PairingDeny calls channel.pairing.deny on the current connection.
+func (h *hub) PairingDeny(ctx context.Context, p api.PairingDecisionParams) (api.PairingResolvedEvent, error) {
+	c, err := h.current()
+	if err != nil {
+		return api.PairingResolvedEvent{}, err
+	}
+	return c.PairingDeny(ctx, p)
+}

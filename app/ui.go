@@ -45,6 +45,10 @@ type ui struct {
 	// needVault asks the status poller to fetch vault.status: after a
 	// (re)connect, or when status shows a vault state the app missed.
 	needVault atomic.Bool
+	// needChannels asks the status poller to fetch the channels' states
+	// and pending pairings: after a (re)connect, an unlock or a pairing
+	// event.
+	needChannels atomic.Bool
 	// vaultGen counts vault states applied, so a status answer that was in
 	// flight while a newer state arrived does not undo it.
 	vaultGen atomic.Uint64
@@ -57,6 +61,8 @@ type ui struct {
 	// trayHost reports whether a tray is there to reopen windows from.
 	trayHost   bool
 	approvals  *windows.Approvals
+	channels   *windows.Channels
+	pairing    *windows.Pairing
 	onboarding *windows.Onboarding
 	unlock     *windows.Unlock
 	// vaultSeen reports whether the vault state was known once: the unlock
@@ -85,8 +91,10 @@ func newUI(ctx context.Context, a fyne.App, o Options, fx *windows.UI) *ui {
 			if u.approvals != nil {
 				u.approvals.Reload()
 			}
+			u.reloadChannelWindows()
 		})
 		u.needVault.Store(true)
+		u.needChannels.Store(true)
 		u.poke()
 	}
 	u.hub.onDown = func(err error) {
@@ -138,7 +146,8 @@ func (u *ui) poke() {
 	}
 }
 
-// watch turns events into tray refreshes and approval notifications.
+// watch turns events into tray refreshes and approval and pairing
+// notifications.
 func (u *ui) watch(events <-chan api.Frame) {
 	for f := range events {
 		switch f.Event {
@@ -149,6 +158,18 @@ func (u *ui) watch(events <-chan api.Frame) {
 			u.poke()
 		case api.EventChat, api.EventAgent:
 			u.poke()
+		case api.EventChannelsChanged:
+			var st api.ChannelsStatusResult
+			if err := decodePayload(f, &st); err != nil {
+				u.log.Warn("bad channels event", "err", err)
+				continue
+			}
+			u.do(func() { u.applyChannels(st) })
+		case api.EventPairingRequested:
+			u.notifyPairing(f)
+			u.askChannels()
+		case api.EventPairingResolved:
+			u.askChannels()
 		case api.EventVaultChanged:
 			var st api.VaultStatus
 			if err := decodePayload(f, &st); err != nil {
@@ -204,6 +225,9 @@ func (u *ui) pollStatus() {
 			continue
 		}
 		u.do(func() { u.applyStatus(st, gen) })
+		if u.needChannels.Swap(false) {
+			u.fetchChannels()
+		}
 	}
 }
 
@@ -277,6 +301,10 @@ func (u *ui) action(id string) {
 		u.openChat()
 	case tray.IDApprovals:
 		u.openApprovals()
+	case tray.IDChannels:
+		u.openChannels()
+	case tray.IDPairing:
+		u.openPairing()
 	case tray.IDSetup:
 		u.openOnboarding()
 	case tray.IDLock:

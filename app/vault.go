@@ -64,6 +64,8 @@ func (u *ui) applyVault(st api.VaultStatus) {
 		if u.approvals != nil {
 			u.approvals.Reload()
 		}
+		u.reloadChannelWindows()
+		u.needChannels.Store(true) // pairings cannot be read while locked
 		u.poke()
 		if u.wantChat && u.sessionKey != "" {
 			u.openChat()

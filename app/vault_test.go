@@ -52,7 +52,7 @@ func TestUIStartsLockedAndUnlocks(t *testing.T) {
 	u, a := startUI(t, gw, Options{})
 	waitUI(t, u, "unlock window shown at start", func() bool { return u.unlock != nil && u.unlock.Visible() })
 	waitUI(t, u, "locked tray", func() bool { return slices.Contains(a.labels(), "Unlock…") })
-	want := []string{"Genos — paused until you unlock", "Locked · 2 messages waiting", "---", "Open Chat", "Approvals",
+	want := []string{"Genos — paused until you unlock", "Locked · 2 messages waiting", "---", "Open Chat", "Approvals", "Channels…",
 		"---", "Unlock…", "Quit Genos"}
 	if diff := cmp.Diff(want, a.labels()); diff != "" {
 		t.Errorf("locked tray (-want +got):\n%s", diff)

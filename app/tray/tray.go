@@ -4,10 +4,13 @@
 package tray
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/genos-project/genos/core/api"
+	"github.com/genos-project/genos/core/chat"
 )
 
 // Item IDs the renderer maps to actions.
@@ -16,15 +19,24 @@ const (
 	IDVault     = "vault"
 	IDChat      = "chat"
 	IDApprovals = "approvals"
+	IDPairing   = "pairing"
+	IDChannels  = "channels"
 	IDSetup     = "setup"
 	IDLock      = "lock"
 	IDUnlock    = "unlock"
 	IDQuit      = "quit"
+	// IDChannelPrefix starts the IDs of the disabled per-channel lines,
+	// followed by the channel name ("channel:telegram").
+	IDChannelPrefix = "channel:"
 )
 
 // maxErrRunes bounds the error shown in the status line: tray menus do not
 // wrap, and a long error would stretch the whole menu.
 const maxErrRunes = 60
+
+// maxReasonRunes bounds the reason shown on a channel line, for the same
+// reason.
+const maxReasonRunes = 40
 
 // State is what the tray knows about the daemon.
 type State struct {
@@ -40,6 +52,12 @@ type State struct {
 	Vault string
 	// QueuedInbound counts channel messages held while locked.
 	QueuedInbound int
+	// Channels is the last known state of each configured channel. It
+	// stays as it was while the vault is locked: adapters keep running
+	// (messages are queued), but channels.status cannot be asked.
+	Channels []chat.ChannelStatus
+	// PendingPairings counts strangers waiting for the owner's approval.
+	PendingPairings int
 }
 
 // Locked reports whether the daemon is connected and its vault is locked,
@@ -61,17 +79,30 @@ type Item struct {
 // of leaving a dead entry. While the vault is locked, chat and approvals stay
 // enabled too: the app answers them with the unlock window, which says why.
 // Nothing about the vault shows before one exists: onboarding offers to
-// create it.
+// create it. Each configured channel gets a disabled line saying whether it
+// works; "Pairing Requests" shows only while strangers wait, since there
+// is nothing to do there otherwise, while "Channels…" is always there as the
+// way to set channels up.
 func Menu(s State) []Item {
 	items := []Item{{ID: IDStatus, Label: StatusLine(s), Disabled: true}}
 	if line := vaultLine(s); line != "" {
 		items = append(items, Item{ID: IDVault, Label: line, Disabled: true})
+	}
+	if s.Connected {
+		// Stale while disconnected, so shown only when connected.
+		for _, c := range sortedChannels(s.Channels) {
+			items = append(items, Item{ID: IDChannelPrefix + c.Channel, Label: ChannelLine(c), Disabled: true})
+		}
 	}
 	items = append(items,
 		Item{Separator: true},
 		Item{ID: IDChat, Label: "Open Chat", Disabled: !s.Connected},
 		Item{ID: IDApprovals, Label: approvalsLabel(s.PendingApprovals), Disabled: !s.Connected},
 	)
+	if s.Connected && s.PendingPairings > 0 {
+		items = append(items, Item{ID: IDPairing, Label: fmt.Sprintf("Pairing Requests (%d)", s.PendingPairings)})
+	}
+	items = append(items, Item{ID: IDChannels, Label: "Channels…", Disabled: !s.Connected})
 	// While locked the daemon cannot tell whether a model is set up.
 	if s.Connected && !s.ModelConfigured && !s.Locked() && s.Vault != api.VaultUnlocking {
 		items = append(items, Item{ID: IDSetup, Label: "Set Up Model…"})
@@ -131,6 +162,70 @@ func vaultLine(s State) string {
 		return "Locked"
 	}
 	return ""
+}
+
+// ChannelLine is the disabled tray line of one channel, e.g.
+// "Telegram · connected as @mybot" or "WhatsApp · needs login".
+func ChannelLine(c chat.ChannelStatus) string {
+	name := ChannelName(c.Channel)
+	switch c.State {
+	case chat.ChannelConnected:
+		if acc := Account(c); acc != "" {
+			return name + " · connected as " + clip(acc, maxReasonRunes)
+		}
+		return name + " · connected"
+	case chat.ChannelConnecting:
+		return name + " · connecting…"
+	case chat.ChannelReconnecting:
+		return name + " · reconnecting…"
+	case chat.ChannelLoginRequired:
+		return name + " · needs login"
+	case chat.ChannelFailed:
+		if r := strings.TrimSpace(c.Reason); r != "" {
+			return name + " · failed: " + clip(r, maxReasonRunes)
+		}
+		return name + " · failed"
+	case chat.ChannelStopped:
+		return name + " · off"
+	}
+	// A state this build does not know yet: say it as the daemon does.
+	return name + " · " + clip(string(c.State), maxReasonRunes)
+}
+
+// ChannelName is how a channel is named to people: "telegram" becomes
+// "Telegram", "whatsapp" "WhatsApp".
+func ChannelName(channel string) string {
+	switch channel {
+	case "telegram":
+		return "Telegram"
+	case "whatsapp":
+		return "WhatsApp"
+	case "":
+		return "Unknown channel"
+	}
+	r := []rune(channel)
+	if r[0] >= 'a' && r[0] <= 'z' {
+		r[0] -= 'a' - 'A'
+	}
+	return string(r)
+}
+
+// Account is the channel's account as people know it: the bot's @name on
+// Telegram, the phone number with a leading + on WhatsApp.
+func Account(c chat.ChannelStatus) string {
+	acc := strings.TrimSpace(c.Account)
+	if c.Channel == "whatsapp" && acc != "" && strings.Trim(acc, "0123456789") == "" {
+		return "+" + acc
+	}
+	return acc
+}
+
+// sortedChannels orders channels by name so the menu does not reshuffle
+// when the daemon lists running channels before stopped ones.
+func sortedChannels(cs []chat.ChannelStatus) []chat.ChannelStatus {
+	out := slices.Clone(cs)
+	slices.SortStableFunc(out, func(a, b chat.ChannelStatus) int { return cmp.Compare(a.Channel, b.Channel) })
+	return out
 }
 
 func approvalsLabel(n int) string {

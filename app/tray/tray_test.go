@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/genos-project/genos/core/api"
+	"github.com/genos-project/genos/core/chat"
 )
 
 func TestMenu(t *testing.T) {
@@ -26,6 +27,7 @@ func TestMenu(t *testing.T) {
 				sep,
 				{ID: IDChat, Label: "Open Chat"},
 				{ID: IDApprovals, Label: "Approvals"},
+				{ID: IDChannels, Label: "Channels…"},
 				sep, quit,
 			},
 		},
@@ -37,6 +39,7 @@ func TestMenu(t *testing.T) {
 				sep,
 				{ID: IDChat, Label: "Open Chat"},
 				{ID: IDApprovals, Label: "Approvals (3)"},
+				{ID: IDChannels, Label: "Channels…"},
 				sep, quit,
 			},
 		},
@@ -48,6 +51,7 @@ func TestMenu(t *testing.T) {
 				sep,
 				{ID: IDChat, Label: "Open Chat"},
 				{ID: IDApprovals, Label: "Approvals (1)"},
+				{ID: IDChannels, Label: "Channels…"},
 				sep, quit,
 			},
 		},
@@ -59,6 +63,7 @@ func TestMenu(t *testing.T) {
 				sep,
 				{ID: IDChat, Label: "Open Chat"},
 				{ID: IDApprovals, Label: "Approvals"},
+				{ID: IDChannels, Label: "Channels…"},
 				{ID: IDSetup, Label: "Set Up Model…"},
 				sep, quit,
 			},
@@ -71,6 +76,7 @@ func TestMenu(t *testing.T) {
 				sep,
 				{ID: IDChat, Label: "Open Chat"},
 				{ID: IDApprovals, Label: "Approvals"},
+				{ID: IDChannels, Label: "Channels…"},
 				sep, quit,
 			},
 		},
@@ -82,6 +88,7 @@ func TestMenu(t *testing.T) {
 				sep,
 				{ID: IDChat, Label: "Open Chat", Disabled: true},
 				{ID: IDApprovals, Label: "Approvals (4)", Disabled: true},
+				{ID: IDChannels, Label: "Channels…", Disabled: true},
 				sep, quit,
 			},
 		},
@@ -94,6 +101,7 @@ func TestMenu(t *testing.T) {
 				sep,
 				{ID: IDChat, Label: "Open Chat"},
 				{ID: IDApprovals, Label: "Approvals"},
+				{ID: IDChannels, Label: "Channels…"},
 				sep,
 				{ID: IDLock, Label: "Lock Now"},
 				quit,
@@ -108,6 +116,7 @@ func TestMenu(t *testing.T) {
 				sep,
 				{ID: IDChat, Label: "Open Chat"},
 				{ID: IDApprovals, Label: "Approvals"},
+				{ID: IDChannels, Label: "Channels…"},
 				sep, quit,
 			},
 		},
@@ -122,6 +131,7 @@ func TestMenu(t *testing.T) {
 				sep,
 				{ID: IDChat, Label: "Open Chat"},
 				{ID: IDApprovals, Label: "Approvals"},
+				{ID: IDChannels, Label: "Channels…"},
 				sep,
 				{ID: IDUnlock, Label: "Unlock…"},
 				quit,
@@ -136,6 +146,7 @@ func TestMenu(t *testing.T) {
 				sep,
 				{ID: IDChat, Label: "Open Chat"},
 				{ID: IDApprovals, Label: "Approvals"},
+				{ID: IDChannels, Label: "Channels…"},
 				sep,
 				{ID: IDUnlock, Label: "Unlock…"},
 				quit,
@@ -149,6 +160,7 @@ func TestMenu(t *testing.T) {
 				sep,
 				{ID: IDChat, Label: "Open Chat"},
 				{ID: IDApprovals, Label: "Approvals"},
+				{ID: IDChannels, Label: "Channels…"},
 				sep, quit,
 			},
 		},
@@ -160,6 +172,61 @@ func TestMenu(t *testing.T) {
 				sep,
 				{ID: IDChat, Label: "Open Chat", Disabled: true},
 				{ID: IDApprovals, Label: "Approvals", Disabled: true},
+				{ID: IDChannels, Label: "Channels…", Disabled: true},
+				sep, quit,
+			},
+		},
+		{
+			name: "a line per configured channel, sorted, and pending pairings",
+			state: State{Connected: true, Model: "m", ModelConfigured: true, Vault: api.VaultUnlocked, PendingPairings: 2,
+				Channels: []chat.ChannelStatus{
+					{Channel: "whatsapp", State: chat.ChannelReconnecting, Reason: "connection lost"},
+					{Channel: "telegram", State: chat.ChannelConnected, Account: "@mybot"},
+				}},
+			want: []Item{
+				{ID: IDStatus, Label: "Genos — ready · m", Disabled: true},
+				{ID: IDVault, Label: "Unlocked", Disabled: true},
+				{ID: "channel:telegram", Label: "Telegram · connected as @mybot", Disabled: true},
+				{ID: "channel:whatsapp", Label: "WhatsApp · reconnecting…", Disabled: true},
+				sep,
+				{ID: IDChat, Label: "Open Chat"},
+				{ID: IDApprovals, Label: "Approvals"},
+				{ID: IDPairing, Label: "Pairing Requests (2)"},
+				{ID: IDChannels, Label: "Channels…"},
+				sep,
+				{ID: IDLock, Label: "Lock Now"},
+				quit,
+			},
+		},
+		{
+			// Adapters keep running while locked; the last known state stays.
+			name: "channels stay listed while locked",
+			state: State{Connected: true, Vault: api.VaultLocked, PendingPairings: 1,
+				Channels: []chat.ChannelStatus{{Channel: "whatsapp", State: chat.ChannelLoginRequired}}},
+			want: []Item{
+				{ID: IDStatus, Label: "Genos — paused until you unlock", Disabled: true},
+				{ID: IDVault, Label: "Locked", Disabled: true},
+				{ID: "channel:whatsapp", Label: "WhatsApp · needs login", Disabled: true},
+				sep,
+				{ID: IDChat, Label: "Open Chat"},
+				{ID: IDApprovals, Label: "Approvals"},
+				{ID: IDPairing, Label: "Pairing Requests (1)"},
+				{ID: IDChannels, Label: "Channels…"},
+				sep,
+				{ID: IDUnlock, Label: "Unlock…"},
+				quit,
+			},
+		},
+		{
+			name: "stale channels and pairings are hidden while not connected",
+			state: State{Err: "daemon stopped", PendingPairings: 3,
+				Channels: []chat.ChannelStatus{{Channel: "telegram", State: chat.ChannelConnected}}},
+			want: []Item{
+				{ID: IDStatus, Label: "Genos — not connected: daemon stopped", Disabled: true},
+				sep,
+				{ID: IDChat, Label: "Open Chat", Disabled: true},
+				{ID: IDApprovals, Label: "Approvals", Disabled: true},
+				{ID: IDChannels, Label: "Channels…", Disabled: true},
 				sep, quit,
 			},
 		},
@@ -171,6 +238,7 @@ func TestMenu(t *testing.T) {
 				sep,
 				{ID: IDChat, Label: "Open Chat", Disabled: true},
 				{ID: IDApprovals, Label: "Approvals", Disabled: true},
+				{ID: IDChannels, Label: "Channels…", Disabled: true},
 				sep, quit,
 			},
 		},
@@ -216,5 +284,39 @@ func TestMenuAlwaysEndsWithQuit(t *testing.T) {
 		if last := items[len(items)-1]; last.ID != IDQuit {
 			t.Errorf("Menu(%+v) ends with %+v, want the quit item", s, last)
 		}
+	}
+}
+
+func TestChannelLine(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		c    chat.ChannelStatus
+		want string
+	}{
+		{"telegram connected", chat.ChannelStatus{Channel: "telegram", State: chat.ChannelConnected, Account: "@mybot"},
+			"Telegram · connected as @mybot"},
+		{"whatsapp connected shows the number", chat.ChannelStatus{Channel: "whatsapp", State: chat.ChannelConnected, Account: "34600111222"},
+			"WhatsApp · connected as +34600111222"},
+		{"connected without account", chat.ChannelStatus{Channel: "telegram", State: chat.ChannelConnected}, "Telegram · connected"},
+		{"connecting", chat.ChannelStatus{Channel: "telegram", State: chat.ChannelConnecting}, "Telegram · connecting…"},
+		{"reconnecting", chat.ChannelStatus{Channel: "whatsapp", State: chat.ChannelReconnecting, Reason: "network down"},
+			"WhatsApp · reconnecting…"},
+		{"login required", chat.ChannelStatus{Channel: "whatsapp", State: chat.ChannelLoginRequired}, "WhatsApp · needs login"},
+		{"failed with reason", chat.ChannelStatus{Channel: "telegram", State: chat.ChannelFailed, Reason: "Telegram refused the bot token"},
+			"Telegram · failed: Telegram refused the bot token"},
+		{"failed long reason clipped", chat.ChannelStatus{Channel: "telegram", State: chat.ChannelFailed, Reason: strings.Repeat("x", 80)},
+			"Telegram · failed: " + strings.Repeat("x", maxReasonRunes-1) + "…"},
+		{"failed without reason", chat.ChannelStatus{Channel: "telegram", State: chat.ChannelFailed}, "Telegram · failed"},
+		{"stopped", chat.ChannelStatus{Channel: "telegram", State: chat.ChannelStopped, Reason: "turned off"}, "Telegram · off"},
+		{"unknown channel and state", chat.ChannelStatus{Channel: "signal", State: "hibernating"}, "Signal · hibernating"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := ChannelLine(tt.c); got != tt.want {
+				t.Errorf("ChannelLine(%+v) = %q, want %q", tt.c, got, tt.want)
+			}
+		})
 	}
 }

@@ -95,6 +95,17 @@ func screenshotChild(window, out string) error {
 		w := NewOnboarding(ctx, a, OnboardingOptions{UI: fx, Vault: c, Save: func(context.Context, Setup) error { return nil }})
 		w.win.SetTitle(screenshotTitle)
 		win, ready = w.win, func() error { return vaultStepScenario(ctx, w) }
+	case "channels":
+		w := NewChannels(ctx, a, c, ChannelsOptions{UI: fx})
+		w.win.SetTitle(screenshotTitle)
+		win, ready = w.win, func() error { return channelsScenario(ctx, gw, w) }
+	case "pairing":
+		gw.SetPairings(screenshotPairings())
+		w := NewPairing(ctx, a, c, PairingOptions{UI: fx})
+		w.win.SetTitle(screenshotTitle)
+		win, ready = w.win, func() error {
+			return waitUntil(ctx, "pairing cards", func() bool { return len(w.cards) == 2 })
+		}
 	default:
 		return fmt.Errorf("unknown window %q", window)
 	}

@@ -22,7 +22,8 @@ func TestWindowScreenshots(t *testing.T) {
 		t.Skip("skipping the real-window screenshots in -short mode")
 	}
 	display := xvfb.Start(t)
-	for _, window := range []string{"chat", "approvals", "onboarding", "chat-locked", "unlock", "onboarding-vault"} {
+	for _, window := range []string{"chat", "approvals", "onboarding", "chat-locked", "unlock", "onboarding-vault",
+		"channels", "pairing"} {
 		t.Run(window, func(t *testing.T) { screenshot(t, display, window) })
 	}
 }

@@ -1,5 +1,5 @@
-// Package windows holds the Genos desktop windows: chat, approvals, unlock
-// and onboarding. Each window talks to the daemon only through a small
+// Package windows holds the Genos desktop windows: chat, approvals, unlock,
+// onboarding, channels and pairing requests. Each window talks to the daemon only through a small
 // interface of api.Client methods declared here and in vault.go, so tests
 // can drive it against a fake gateway and the app can hand it a client that
 // survives reconnects.

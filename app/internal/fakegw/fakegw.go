@@ -53,6 +53,10 @@ type Server struct {
 	seq       uint64
 	vault     api.VaultStatus
 	pass      string // the vault passphrase
+	channels  []chat.ChannelStatus
+	tokens    map[string]string // channel -> bot token stored "in the vault"
+	pairings  []api.PairingRequest
+	login     *Login // nil: DefaultLogin
 }
 
 type conn struct {
@@ -79,6 +83,7 @@ func Start(ctx context.Context) *Server {
 		conns:    make(map[*conn]struct{}),
 		history:  make(map[string][]chat.Record),
 		runs:     make(map[string]string),
+		tokens:   make(map[string]string),
 		status: api.StatusResult{
 			Version:         "test",
 			DefaultAgent:    api.Agent{ID: "main", Name: "Genos"},
@@ -320,6 +325,9 @@ func (s *Server) handshake(ctx context.Context, c *conn) error {
 	return c.write(ctx, resp)
 }
 
+// answer records a request and answers it. channels.login blocks until the
+// phone is linked, as the real gateway's does, so it is answered on its own
+// goroutine and other requests on the connection keep flowing meanwhile.
 func (s *Server) answer(c *conn, f api.Frame) {
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{Method: f.Method, Params: f.Params})
@@ -331,6 +339,14 @@ func (s *Server) answer(c *conn, f api.Frame) {
 	if h == nil {
 		h = s.builtin(f.Method)
 	}
+	if f.Method == api.MethodChannelsLogin {
+		go s.respond(c, f, h)
+		return
+	}
+	s.respond(c, f, h)
+}
+
+func (s *Server) respond(c *conn, f api.Frame, h Handler) {
 	var out api.Frame
 	payload, e := h(f.Params)
 	if e != nil {
@@ -393,6 +409,9 @@ func (s *Server) builtin(method string) Handler {
 		return s.vaultLock
 	case api.MethodVaultCreate:
 		return s.vaultCreate
+	}
+	if h := s.channelMethod(method); h != nil {
+		return h
 	}
 	return func(json.RawMessage) (any, *api.ErrorShape) {
 		return nil, api.Errorf(api.CodeUnknownMethod, "unknown method %s", method)
