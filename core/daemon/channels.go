@@ -133,6 +133,12 @@ func (d *Daemon) startChannelLocked(name string, c config.Channel) error {
 		if rc.err != nil && ctx.Err() == nil {
 			d.log.Error("channel stopped", "channel", name, "err", rc.err)
 		}
+		// Adapters with state on disk (WhatsApp's sealed store) flush it.
+		if c, ok := ch.(interface{ Close() error }); ok {
+			if err := c.Close(); err != nil {
+				d.log.Warn("closing channel", "channel", name, "err", err)
+			}
+		}
 		d.notifyChannels()
 	}()
 	return nil

@@ -18,6 +18,10 @@ import (
 	"github.com/genos-project/genos/core/vault"
 )
 
+// WhatsAppStoreFile is where the WhatsApp adapter keeps its device keys
+// and Signal sessions, always sealed.
+const WhatsAppStoreFile = "whatsapp.store"
+
 // sealedMarker records that every file of the state dir has been sealed
 // once. After it exists, transcripts and the audit log are read strictly:
 // a plaintext line in them is an injection, not a legacy record.
@@ -50,7 +54,7 @@ type sealedFile struct {
 // vault's own files are not among them.
 func stateFiles(dir string) ([]sealedFile, error) {
 	var out []sealedFile
-	for _, p := range []string{paths.ConfigFile(dir), paths.VaultSecretsFile(dir)} {
+	for _, p := range []string{paths.ConfigFile(dir), paths.VaultSecretsFile(dir), filepath.Join(dir, WhatsAppStoreFile)} {
 		if isFile(p) {
 			out = append(out, sealedFile{p, wholeFile})
 		}
