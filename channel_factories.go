@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -19,7 +20,10 @@ import (
 func channelFactories() map[string]daemon.ChannelFactory {
 	return map[string]daemon.ChannelFactory{
 		telegram.Name: func(env daemon.ChannelEnv) (gateway.Channel, error) {
-			a, err := telegram.New(telegram.Options{Token: env.Token, SaveFile: env.SaveFile, Logger: env.Logger})
+			// GENOS_TELEGRAM_API_URL points at a self-hosted Bot API server
+			// (or a test one); the default is api.telegram.org.
+			a, err := telegram.New(telegram.Options{Token: env.Token, APIURL: os.Getenv("GENOS_TELEGRAM_API_URL"),
+				SaveFile: env.SaveFile, Logger: env.Logger})
 			if err != nil {
 				return nil, err
 			}

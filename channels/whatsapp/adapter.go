@@ -217,3 +217,7 @@ func (a *Adapter) current(c *whatsmeow.Client) bool {
 	defer a.mu.Unlock()
 	return a.cli == c
 }
+
+// OnStatus registers f to hear every change of the adapter's health (for
+// channels.changed); f must return quickly.
+func (a *Adapter) OnStatus(f func(chat.ChannelStatus)) { a.health.OnChange(f) }

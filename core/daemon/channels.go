@@ -124,6 +124,11 @@ func (d *Daemon) startChannelLocked(name string, c config.Channel) error {
 	if err != nil {
 		return err
 	}
+	// Connection changes reach the tray and clients as channels.changed;
+	// the listener must not block the adapter, so the broadcast is async.
+	if l, ok := ch.(interface{ OnStatus(func(chat.ChannelStatus)) }); ok {
+		l.OnStatus(func(chat.ChannelStatus) { go d.notifyChannels() })
+	}
 	ctx, cancel := context.WithCancel(d.runCtx)
 	rc := &runningChannel{ch: ch, cancel: cancel, done: make(chan struct{})}
 	d.chans.running[name] = rc
