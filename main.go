@@ -44,6 +44,7 @@ Usage:
 Environment:
   GENOS_STATE_DIR            state directory (default ~/.genosv1)
   GENOS_VAULT_PASSPHRASE     unlocks the vault at start (servers); never passed to commands Genos runs
+  GENOS_TELEGRAM_API_URL     a self-hosted Telegram Bot API server (default https://api.telegram.org)
 `
 
 func main() {
