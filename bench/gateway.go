@@ -37,7 +37,12 @@ const (
 
 // newStateDir creates a fresh state dir whose config points the model at
 // modelURL (an OpenAI-compatible base URL ending in /v1).
-func newStateDir(modelURL string) (string, error) {
+func newStateDir(modelURL string) (string, error) { return newStateDirWith(modelURL, nil) }
+
+// newStateDirWith is newStateDir with edit applied to the config before it
+// is saved. The config must be written before the vault exists: from then
+// on the gateway keeps it sealed.
+func newStateDirWith(modelURL string, edit func(*config.Config)) (string, error) {
 	dir, err := os.MkdirTemp("", "genos-bench-")
 	if err != nil {
 		return "", fmt.Errorf("create state dir: %w", err)
@@ -51,6 +56,9 @@ func newStateDir(modelURL string) (string, error) {
 	cfg.Model.BaseURL = modelURL
 	cfg.Model.Model = benchModel
 	cfg.Model.APIKeyEnv = benchKeyEnv
+	if edit != nil {
+		edit(cfg)
+	}
 	if err := config.Save(paths.ConfigFile(dir), cfg); err != nil {
 		os.RemoveAll(dir)
 		return "", err
@@ -85,10 +93,12 @@ type gatewayProc struct {
 }
 
 // startGateway execs the gateway on a free loopback port and returns once it
-// has printed its address. The process is stopped again on any error.
-func startGateway(ctx context.Context, bin, stateDir string) (*gatewayProc, error) {
+// has printed its address. extraEnv (KEY=value) is added to its environment.
+// The process is stopped again on any error.
+func startGateway(ctx context.Context, bin, stateDir string, extraEnv ...string) (*gatewayProc, error) {
 	cmd := exec.Command(bin, "gateway", "--listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "GENOS_STATE_DIR="+stateDir, benchKeyEnv+"="+benchKey, "GENOS_VAULT_PASSPHRASE="+benchVaultPass)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, fmt.Errorf("start gateway: %w", err)

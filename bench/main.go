@@ -13,8 +13,12 @@
 // with the latency the gateway adds at several numbers of concurrent
 // sessions. The vault step measures NYXENC1 seal/open throughput, sealed
 // transcript appends, unlock and GenosOS-style per-write key derivation in
-// process, without the binary (`-only vault`). Targets are compared, never asserted: the exit status is 1 only
-// when something could not be measured, not when a target is missed.
+// process, without the binary (`-only vault`). The channels step sends
+// Telegram DMs through the binary's own adapter, long-polling a loopback Bot
+// API, and compares the memory of idle gateways with and without a
+// connected channel (`-only channels`). Targets are compared, never
+// asserted: the exit status is 1 only when something could not be
+// measured, not when a target is missed.
 package main
 
 import (
@@ -53,6 +57,7 @@ type options struct {
 	pacedLevel      int
 	think           time.Duration
 	turnsPerSession int
+	channelPeers    int
 
 	coldTarget            time.Duration
 	rssTarget             int64
@@ -63,11 +68,13 @@ type options struct {
 }
 
 // stepNames lists the steps the harness knows, in the order they run.
-func stepNames() []string { return []string{"cold", "idle", "chat", "vault"} }
+func stepNames() []string { return []string{"cold", "idle", "chat", "vault", "channels"} }
 
 // needsBinary reports whether a selected step runs the gateway binary (the
 // vault step runs in process).
-func needsBinary(only map[string]bool) bool { return only["cold"] || only["idle"] || only["chat"] }
+func needsBinary(only map[string]bool) bool {
+	return only["cold"] || only["idle"] || only["chat"] || only["channels"]
+}
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{
@@ -94,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.sharedLevel, "shared", 64, "extra chat level with this many sessions on ONE connection (0 = skip)")
 	fs.IntVar(&o.pacedLevel, "paced", 16, "extra chat level with this many sessions, each pausing -think after every round trip, so the gateway is not saturated (0 = skip)")
 	fs.DurationVar(&o.think, "think", 100*time.Millisecond, "pause between a paced worker's round trips")
+	fs.IntVar(&o.channelPeers, "channel-peers", 16, "channels step: concurrent Telegram conversations, each a peer sending DMs back to back")
 	fs.IntVar(&o.turnsPerSession, "turns-per-session", 20, "round trips before a worker moves to a new session (the gateway sends the whole history to the model, so unbounded sessions would measure history growth)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -137,6 +145,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-think must be positive")
 	case o.turnsPerSession < 1:
 		return nil, errors.New("-turns-per-session must be at least 1")
+	case o.channelPeers < 1 || o.channelPeers > 1024:
+		return nil, errors.New("-channel-peers must be between 1 and 1024")
 	}
 	if !needsBinary(o.only) {
 		return o, nil
@@ -313,6 +323,27 @@ func runSteps(ctx context.Context, o *options, rep *report) (failed bool) {
 		} else {
 			rep.Rows = append(rep.Rows, vaultRows(r)...)
 			rep.Notes = append(rep.Notes, vaultNote())
+		}
+	}
+	if o.only["channels"] && ctx.Err() == nil {
+		say("channels: telegram DMs, %s (%s + %s, then a %d-DM flood for %s)", plural(o.channelPeers, "peer"), o.warmup, o.duration, floodMessages, floodWindow)
+		r, err := runChannels(ctx, o)
+		if r != nil && len(r.warmup.rtts) > 0 {
+			rep.Rows = append(rep.Rows, channelRows(o, r)...)
+			rep.Notes = append(rep.Notes, channelNotes(o, r)...)
+		}
+		if err != nil {
+			fail("telegram DMs", channelGatewayCommand(o.bin), err)
+		}
+		if ctx.Err() == nil {
+			say("channels: idle RSS with and without telegram, %d gateways (%s)", 2*idlePairs, o.idle)
+			r, err := measureChannelIdle(ctx, o, ms.URL())
+			if err != nil {
+				fail("memory per idle connected channel", channelGatewayCommand(o.bin), err)
+			} else {
+				rep.Rows = append(rep.Rows, channelIdleRow(o, r))
+			}
+			rep.Notes = append(rep.Notes, channelIdleNotes(r)...)
 		}
 	}
 	return failed

@@ -144,7 +144,9 @@ func (d *Daemon) startChannelLocked(name string, c config.Channel) error {
 				d.log.Warn("closing channel", "channel", name, "err", err)
 			}
 		}
-		d.notifyChannels()
+		// Async: whoever stops the channel may hold d.chans.mu while it
+		// waits for this goroutine to finish.
+		go d.notifyChannels()
 	}()
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/genos-project/genos/core/chat"
 	"github.com/genos-project/genos/core/policy"
+	"github.com/genos-project/genos/core/session"
 )
 
 // ChannelReply says where the reply to a channel message goes and which
@@ -23,8 +24,9 @@ type ChannelReply struct {
 
 // runOpts are the per-run choices of channel runs.
 type runOpts struct {
-	rules *policy.Rules
-	sink  replySink
+	rules  *policy.Rules
+	sink   replySink
+	ticket *session.Ticket // the run's place in its session's line
 }
 
 // replySink receives a run's reply as it is written.

@@ -166,6 +166,9 @@ func (s *Server) startRun(e *Engine, key session.Key, input chat.Record, idemKey
 		return &runEntry{id: newID("run_"), sessionKey: keyStr, cancel: cancel}
 	})
 	if fresh {
+		// The place in the session's line is taken here, in arrival
+		// order; the goroutine only waits for it.
+		o.ticket = s.opts.Queue.Reserve(keyStr)
 		go s.execute(runCtx, e, id, key, input, provider, modelName, o)
 	}
 	return id, nil
@@ -239,7 +242,7 @@ func (s *Server) execute(ctx context.Context, eng *Engine, runID string, key ses
 	if sink == nil {
 		sink = nopSink{}
 	}
-	err := s.opts.Queue.Do(ctx, keyStr, func(ctx context.Context) error {
+	err := o.ticket.Do(ctx, func(ctx context.Context) error {
 		sink.start(ctx)
 		sess, err := eng.Sessions.Open(ctx, key)
 		if err != nil {

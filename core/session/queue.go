@@ -49,15 +49,72 @@ func (q *Queue) Do(ctx context.Context, key string, fn func(ctx context.Context)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := q.acquireKey(ctx, key); err != nil {
+	return q.Reserve(key).Do(ctx, fn)
+}
+
+// Ticket is a place in a key's line. Reserve takes it at once, so work
+// handed to goroutines keeps the order it was reserved in, whatever order
+// the goroutines get to run.
+type Ticket struct {
+	q   *Queue
+	key string
+	w   *waiter // nil: the turn was free and is held already
+	e   *list.Element
+	ks  *keyState
+}
+
+// Reserve takes the next place in key's line. The ticket must be used with
+// Do exactly once, or the line stalls behind it.
+func (q *Queue) Reserve(key string) *Ticket {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ks := q.keys[key]
+	if ks == nil {
+		// No entry means nobody holds the turn: take it.
+		q.keys[key] = &keyState{}
+		return &Ticket{q: q, key: key}
+	}
+	w := &waiter{ready: make(chan struct{})}
+	return &Ticket{q: q, key: key, w: w, e: ks.waiters.PushBack(w), ks: ks}
+}
+
+// Do waits for the ticket's turn and a free slot, runs fn and returns its
+// error; see Queue.Do. If ctx ends first, the place is given up.
+func (t *Ticket) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	if err := t.wait(ctx); err != nil {
 		return err
 	}
-	defer q.releaseKey(key)
-	if err := q.acquireSlot(ctx, key); err != nil {
+	defer t.q.releaseKey(t.key)
+	if err := t.q.acquireSlot(ctx, t.key); err != nil {
 		return err
 	}
-	defer q.releaseSlot()
+	defer t.q.releaseSlot()
 	return fn(ctx)
+}
+
+func (t *Ticket) wait(ctx context.Context) error {
+	if t.w == nil {
+		if err := ctx.Err(); err != nil {
+			t.q.releaseKey(t.key)
+			return err
+		}
+		return nil
+	}
+	select {
+	case <-t.w.ready:
+		return nil
+	case <-ctx.Done():
+	}
+	t.q.mu.Lock()
+	if t.w.granted {
+		// The turn arrived as ctx ended: pass it on.
+		t.q.mu.Unlock()
+		t.q.releaseKey(t.key)
+		return ctx.Err()
+	}
+	t.ks.waiters.Remove(t.e)
+	t.q.mu.Unlock()
+	return ctx.Err()
 }
 
 // Active returns how many runs are executing now.
@@ -80,36 +137,6 @@ func (q *Queue) Waiting(key string) int {
 		n++
 	}
 	return n
-}
-
-func (q *Queue) acquireKey(ctx context.Context, key string) error {
-	q.mu.Lock()
-	ks := q.keys[key]
-	if ks == nil {
-		// No entry means nobody holds the turn: take it.
-		q.keys[key] = &keyState{}
-		q.mu.Unlock()
-		return nil
-	}
-	w := &waiter{ready: make(chan struct{})}
-	e := ks.waiters.PushBack(w)
-	q.mu.Unlock()
-
-	select {
-	case <-w.ready:
-		return nil
-	case <-ctx.Done():
-	}
-	q.mu.Lock()
-	if w.granted {
-		// The turn arrived as ctx ended: pass it on.
-		q.mu.Unlock()
-		q.releaseKey(key)
-		return ctx.Err()
-	}
-	ks.waiters.Remove(e)
-	q.mu.Unlock()
-	return ctx.Err()
 }
 
 // releaseKey hands the key's turn to the next waiter or forgets the key.

@@ -272,3 +272,57 @@ func TestNewQueueClampsLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReserveKeepsOrder: places taken with Reserve run in reservation
+// order even when their goroutines start in the opposite order.
+func TestReserveKeepsOrder(t *testing.T) {
+	q := NewQueue(4)
+	const n = 8
+	tickets := make([]*Ticket, n)
+	for i := range tickets {
+		tickets[i] = q.Reserve("k")
+	}
+	var mu sync.Mutex
+	var order []int
+	var wg sync.WaitGroup
+	for i := n - 1; i >= 0; i-- {
+		wg.Go(func() {
+			_ = tickets[i].Do(context.Background(), func(context.Context) error {
+				mu.Lock()
+				order = append(order, i)
+				mu.Unlock()
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for i, v := range order {
+		if v != i {
+			t.Fatalf("ran in order %v, want 0..%d", order, n-1)
+		}
+	}
+	if q.Waiting("k") != 0 {
+		t.Fatal("line not empty after all tickets ran")
+	}
+}
+
+// TestReserveCancelled: a ticket whose ctx ends gives up its place and the
+// line moves on.
+func TestReserveCancelled(t *testing.T) {
+	q := NewQueue(1)
+	first, second, third := q.Reserve("k"), q.Reserve("k"), q.Reserve("k")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := second.Do(ctx, func(context.Context) error { return nil }); err == nil {
+		t.Fatal("a cancelled ticket ran")
+	}
+	ran := 0
+	for _, tk := range []*Ticket{first, third} {
+		if err := tk.Do(context.Background(), func(context.Context) error { ran++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ran != 2 {
+		t.Fatalf("ran %d, want 2", ran)
+	}
+}
