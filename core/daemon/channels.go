@@ -61,6 +61,7 @@ type runningChannel struct {
 type channelSet struct {
 	mu      sync.Mutex
 	running map[string]*runningChannel
+	wg      sync.WaitGroup // every adapter goroutine, including ones winding down
 }
 
 // tokenRef is the secret holding a channel's token.
@@ -79,7 +80,9 @@ func channelRules(cfg config.Config) map[string]policy.ChannelRules {
 }
 
 // syncChannels starts the enabled channels that are not running and stops
-// the ones no longer enabled. The caller holds d.mu with the engine up.
+// the ones no longer enabled. The caller holds d.mu with the engine up, so
+// it must not wait for an adapter to finish (its deliver may be waiting for
+// d.mu): stopped adapters are cancelled and wind down on their own.
 func (d *Daemon) syncChannels() {
 	e := d.eng
 	d.chans.mu.Lock()
@@ -90,7 +93,6 @@ func (d *Daemon) syncChannels() {
 	for name, rc := range d.chans.running {
 		if c, ok := e.cfg.Channels[name]; !ok || !c.Enabled {
 			rc.cancel()
-			<-rc.done
 			delete(d.chans.running, name)
 		}
 	}
@@ -112,7 +114,7 @@ func (d *Daemon) startChannelLocked(name string, c config.Channel) error {
 		return fmt.Errorf("this build has no %s adapter", name)
 	}
 	env := ChannelEnv{Name: name, StateDir: d.opts.StateDir, Sealer: d.eng.sealer, ReadReceipts: c.ReadReceipts,
-		Logger: d.log.With("channel", name), SaveFile: d.mediaSaver(name)}
+		Logger: d.log, SaveFile: d.mediaSaver(name)} // adapters tag their own lines
 	if c.TokenRef != "" {
 		tok, ok := d.eng.secrets.Get(c.TokenRef)
 		if !ok {
@@ -126,13 +128,17 @@ func (d *Daemon) startChannelLocked(name string, c config.Channel) error {
 	}
 	// Connection changes reach the tray and clients as channels.changed;
 	// the listener must not block the adapter, so the broadcast is async.
-	if l, ok := ch.(interface{ OnStatus(func(chat.ChannelStatus)) }); ok {
+	if l, ok := ch.(interface {
+		OnStatus(func(chat.ChannelStatus))
+	}); ok {
 		l.OnStatus(func(chat.ChannelStatus) { go d.notifyChannels() })
 	}
 	ctx, cancel := context.WithCancel(d.runCtx)
 	rc := &runningChannel{ch: ch, cancel: cancel, done: make(chan struct{})}
 	d.chans.running[name] = rc
+	d.chans.wg.Add(1)
 	go func() {
+		defer d.chans.wg.Done()
 		defer close(rc.done)
 		rc.err = ch.Run(ctx, func(ctx context.Context, in chat.Inbound) error { return d.channelInbound(ctx, ch, in) })
 		if rc.err != nil && ctx.Err() == nil {
@@ -151,15 +157,20 @@ func (d *Daemon) startChannelLocked(name string, c config.Channel) error {
 	return nil
 }
 
-// stopChannels stops every adapter (shutdown).
+// stopChannels stops every adapter and waits for them (shutdown). No lock
+// is held while waiting: an adapter may be inside deliver, which needs them.
 func (d *Daemon) stopChannels() {
 	d.chans.mu.Lock()
-	defer d.chans.mu.Unlock()
+	var all []*runningChannel
 	for name, rc := range d.chans.running {
-		rc.cancel()
-		<-rc.done
+		all = append(all, rc)
 		delete(d.chans.running, name)
 	}
+	d.chans.mu.Unlock()
+	for _, rc := range all {
+		rc.cancel()
+	}
+	d.chans.wg.Wait() // also the ones turned off earlier and still winding down
 }
 
 // channelStatuses reports every configured channel, running or not.

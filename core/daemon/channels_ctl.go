@@ -65,11 +65,11 @@ func (c channelControl) Set(ctx context.Context, p api.ChannelsSetParams) error 
 		return err
 	}
 	if token != "" {
-		// A new token means a new connection: restart a running adapter.
+		// A new token means a new connection: restart a running adapter
+		// (the old one winds down on its own; see syncChannels).
 		d.chans.mu.Lock()
 		if rc := d.chans.running[p.Channel]; rc != nil {
 			rc.cancel()
-			<-rc.done
 			delete(d.chans.running, p.Channel)
 		}
 		d.chans.mu.Unlock()
