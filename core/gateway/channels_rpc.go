@@ -60,66 +60,51 @@ func (s *Server) channelsStatus(ctx context.Context, _ *conn, _ json.RawMessage)
 	return api.ChannelsStatusResult{Channels: nonNilStatuses(c.Status())}, nil
 }
 
-func (s *Server) channelsSet(ctx context.Context, _ *conn, raw json.RawMessage) (any, error) {
+// channelAction decodes params naming a channel and, with the channels
+// available, runs act and answers with every channel's status.
+func channelAction[P any](s *Server, ctx context.Context, raw json.RawMessage, name func(*P) string,
+	act func(Channels, *P) error) (any, error) {
 	c, err := s.channels(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var p api.ChannelsSetParams
+	var p P
 	if err := api.DecodeParams(raw, &p); err != nil {
 		return nil, err
 	}
-	if p.Channel == "" {
+	if name(&p) == "" {
 		return nil, api.Errorf(api.CodeInvalidRequest, "channel is required")
 	}
-	if len(p.Token) > 4096 {
-		return nil, api.Errorf(api.CodeInvalidRequest, "token is too long")
-	}
-	if err := c.Set(ctx, p); err != nil {
+	if err := act(c, &p); err != nil {
 		return nil, err
 	}
 	return api.ChannelsStatusResult{Channels: nonNilStatuses(c.Status())}, nil
+}
+
+func (s *Server) channelsSet(ctx context.Context, _ *conn, raw json.RawMessage) (any, error) {
+	return channelAction(s, ctx, raw, func(p *api.ChannelsSetParams) string { return p.Channel },
+		func(c Channels, p *api.ChannelsSetParams) error {
+			if len(p.Token) > 4096 {
+				return api.Errorf(api.CodeInvalidRequest, "token is too long")
+			}
+			return c.Set(ctx, *p)
+		})
 }
 
 func (s *Server) channelsLogin(ctx context.Context, _ *conn, raw json.RawMessage) (any, error) {
-	c, err := s.channels(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var p api.ChannelsLoginParams
-	if err := api.DecodeParams(raw, &p); err != nil {
-		return nil, err
-	}
-	if p.Channel == "" {
-		return nil, api.Errorf(api.CodeInvalidRequest, "channel is required")
-	}
-	err = c.Login(ctx, p.Channel, func(code string) {
-		// Every owner client may show the code; only the owner's clients
-		// are connected at all.
-		s.broadcast(api.EventChannelQR, api.ChannelQREvent{Channel: p.Channel, Code: code})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return api.ChannelsStatusResult{Channels: nonNilStatuses(c.Status())}, nil
+	return channelAction(s, ctx, raw, func(p *api.ChannelsLoginParams) string { return p.Channel },
+		func(c Channels, p *api.ChannelsLoginParams) error {
+			return c.Login(ctx, p.Channel, func(code string) {
+				// Every owner client may show the code; only the owner's
+				// clients are connected at all.
+				s.broadcast(api.EventChannelQR, api.ChannelQREvent{Channel: p.Channel, Code: code})
+			})
+		})
 }
 
 func (s *Server) channelsLogout(ctx context.Context, _ *conn, raw json.RawMessage) (any, error) {
-	c, err := s.channels(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var p api.ChannelParams
-	if err := api.DecodeParams(raw, &p); err != nil {
-		return nil, err
-	}
-	if p.Channel == "" {
-		return nil, api.Errorf(api.CodeInvalidRequest, "channel is required")
-	}
-	if err := c.Logout(ctx, p.Channel); err != nil {
-		return nil, err
-	}
-	return api.ChannelsStatusResult{Channels: nonNilStatuses(c.Status())}, nil
+	return channelAction(s, ctx, raw, func(p *api.ChannelParams) string { return p.Channel },
+		func(c Channels, p *api.ChannelParams) error { return c.Logout(ctx, p.Channel) })
 }
 
 func (s *Server) pairingList(ctx context.Context, _ *conn, raw json.RawMessage) (any, error) {
