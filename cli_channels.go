@@ -80,7 +80,7 @@ func loginWhatsApp(ctx context.Context, c *api.Client, stdout io.Writer) error {
 		_, err := c.ChannelsLogin(ctx, api.ChannelsLoginParams{Channel: "whatsapp"})
 		done <- err
 	}()
-	fmt.Fprintln(stdout, "Open WhatsApp on your phone → Settings → Linked devices → Link a device, and scan:")
+	first := true
 	for {
 		select {
 		case err := <-done:
@@ -96,6 +96,10 @@ func loginWhatsApp(ctx context.Context, c *api.Client, stdout io.Writer) error {
 			var q api.ChannelQREvent
 			if json.Unmarshal(f.Payload, &q) != nil || q.Code == "" {
 				continue
+			}
+			if first {
+				fmt.Fprintln(stdout, "Open WhatsApp on your phone → Settings → Linked devices → Link a device, and scan:")
+				first = false
 			}
 			qrterminal.GenerateHalfBlock(q.Code, qrterminal.L, stdout)
 			fmt.Fprintln(stdout, "(The code changes every few seconds; a new one is printed when it does.)")

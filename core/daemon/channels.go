@@ -61,7 +61,8 @@ type runningChannel struct {
 type channelSet struct {
 	mu      sync.Mutex
 	running map[string]*runningChannel
-	wg      sync.WaitGroup // every adapter goroutine, including ones winding down
+	failed  map[string]error // enabled channels that could not start, and why
+	wg      sync.WaitGroup   // every adapter goroutine, including ones winding down
 }
 
 // tokenRef is the secret holding a channel's token.
@@ -90,6 +91,7 @@ func (d *Daemon) syncChannels() {
 	if d.chans.running == nil {
 		d.chans.running = map[string]*runningChannel{}
 	}
+	d.chans.failed = map[string]error{}
 	for name, rc := range d.chans.running {
 		if c, ok := e.cfg.Channels[name]; !ok || !c.Enabled {
 			rc.cancel()
@@ -103,6 +105,7 @@ func (d *Daemon) syncChannels() {
 		}
 		if err := d.startChannelLocked(name, c); err != nil {
 			d.log.Error("channel not started", "channel", name, "err", err)
+			d.chans.failed[name] = err
 		}
 	}
 }
@@ -186,11 +189,20 @@ func (d *Daemon) channelStatuses() []chat.ChannelStatus {
 	var out []chat.ChannelStatus
 	seen := map[string]bool{}
 	for _, name := range slices.Sorted(maps.Keys(d.chans.running)) {
-		out = append(out, d.chans.running[name].ch.Status())
+		st := d.chans.running[name].ch.Status()
+		if st.State == chat.ChannelStopped {
+			// Started but its Run has not reported yet.
+			st.State, st.Reason = chat.ChannelConnecting, ""
+		}
+		out = append(out, st)
 		seen[name] = true
 	}
 	for _, name := range slices.Sorted(maps.Keys(cfg)) {
-		if !seen[name] {
+		switch {
+		case seen[name]:
+		case d.chans.failed[name] != nil:
+			out = append(out, chat.ChannelStatus{Channel: name, State: chat.ChannelFailed, Reason: d.chans.failed[name].Error()})
+		default:
 			out = append(out, chat.ChannelStatus{Channel: name, State: chat.ChannelStopped, Reason: "turned off"})
 		}
 	}

@@ -90,6 +90,12 @@ func (c channelControl) Login(ctx context.Context, channel string, qr func(strin
 	rc := d.chans.running[channel]
 	d.chans.mu.Unlock()
 	if rc == nil {
+		d.chans.mu.Lock()
+		why := d.chans.failed[channel]
+		d.chans.mu.Unlock()
+		if why != nil {
+			return api.Errorf(api.CodeUnavailable, "%s did not start: %v", channel, why)
+		}
 		return api.Errorf(api.CodeUnavailable, "%s did not start; the gateway log says why", channel)
 	}
 	ql, ok := rc.ch.(gateway.QRLoginChannel)
