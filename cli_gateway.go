@@ -35,5 +35,8 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if d.NeedsSetup() {
 		fmt.Fprintln(stdout, "No model is configured yet: run `genos setup` in another terminal; the gateway picks it up without a restart.")
 	}
+	if !daemon.HasVault(dir) {
+		fmt.Fprintln(stdout, "Your data is not encrypted yet: run `genos vault init` in another terminal to create the vault.")
+	}
 	return d.Run(ctx)
 }
