@@ -1,17 +1,12 @@
 package embed
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/genos-project/genos/core/model"
 )
@@ -74,7 +69,7 @@ func (ec errorContext) fromContext(parent, attempt context.Context) error {
 
 // fromHTTP classifies an HTTP error response; 429 and 5xx are retryable.
 func (ec errorContext) fromHTTP(status int, header http.Header, body []byte) error {
-	detail := ec.scrub(providerDetail(body))
+	detail := ec.scrub(model.ProviderDetail(body))
 	msg := fmt.Sprintf("embedding request to %s failed (HTTP %d)", ec.endpoint, status)
 	var kind model.ErrorKind
 	switch {
@@ -97,7 +92,7 @@ func (ec errorContext) fromHTTP(status int, header http.Header, body []byte) err
 	err := ec.newError(kind, status, nil, "%s", msg)
 	var me *model.Error
 	if errors.As(err, &me) {
-		me.RetryAfter = parseRetryAfter(header, time.Now())
+		me.RetryAfter = model.ParseRetryAfter(header, time.Now())
 	}
 	return err
 }
@@ -105,83 +100,4 @@ func (ec errorContext) fromHTTP(status int, header http.Header, body []byte) err
 // fromTransport classifies a failure with no HTTP response.
 func (ec errorContext) fromTransport(err error) error {
 	return ec.newError(model.Network, 0, err, "cannot reach the embedding server at %s; check that it is running and the base URL is right", ec.endpoint)
-}
-
-// maxDetail bounds provider text copied into an error message.
-const maxDetail = 300
-
-// providerDetail pulls a human message out of an error body shaped
-// {"error":{"message":...}}, {"error":"text"}, {"message":"text"} or plain
-// text. HTML pages yield nothing.
-func providerDetail(body []byte) string {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 || !utf8.Valid(body) {
-		return ""
-	}
-	var v struct {
-		Error   json.RawMessage `json:"error"`
-		Message string          `json:"message"`
-	}
-	if json.Unmarshal(body, &v) == nil {
-		var inner struct {
-			Message string `json:"message"`
-			Type    string `json:"type"`
-		}
-		var s string
-		switch {
-		case json.Unmarshal(v.Error, &inner) == nil && (inner.Message != "" || inner.Type != ""):
-			if inner.Message != "" {
-				return clip(inner.Message)
-			}
-			return clip(inner.Type)
-		case json.Unmarshal(v.Error, &s) == nil:
-			return clip(s)
-		}
-		return clip(v.Message)
-	}
-	if bytes.HasPrefix(body, []byte("<")) {
-		return ""
-	}
-	return clip(string(body))
-}
-
-// clip shortens s to one line of at most maxDetail runes.
-func clip(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if utf8.RuneCountInString(s) <= maxDetail {
-		return s
-	}
-	return string([]rune(s)[:maxDetail]) + "…"
-}
-
-// maxRetryAfter bounds a parsed Retry-After so arithmetic cannot overflow;
-// the retry loop caps the actual wait much lower.
-const maxRetryAfter = 24 * time.Hour
-
-// parseRetryAfter reads Retry-After-Ms (OpenAI) or Retry-After as seconds or
-// an HTTP date. It returns 0 when absent, invalid or already past.
-func parseRetryAfter(h http.Header, now time.Time) time.Duration {
-	if v := strings.TrimSpace(h.Get("Retry-After-Ms")); v != "" {
-		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 && ms < float64(maxRetryAfter/time.Millisecond) {
-			return time.Duration(ms * float64(time.Millisecond))
-		}
-	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		switch {
-		case secs <= 0 || math.IsNaN(secs):
-			return 0
-		case secs >= maxRetryAfter.Seconds():
-			return maxRetryAfter
-		}
-		return time.Duration(secs * float64(time.Second))
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0
-	}
-	return min(max(t.Sub(now), 0), maxRetryAfter)
 }

@@ -15,7 +15,6 @@ func FuzzReply(f *testing.F) {
 	f.Add([]byte(`{"data":[{"index":0,"embedding":[]},{"index":0,"embedding":[1]}]}`))
 	f.Add([]byte(`{"error":{"message":"bad"}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		_ = providerDetail(body)
 		var reply wireReply
 		if json.Unmarshal(body, &reply) != nil {
 			return

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,7 +26,6 @@ const (
 	defaultBatchSize  = 64
 	defaultMaxRetries = 3
 	defaultTimeout    = 60 * time.Second
-	maxRetryWait      = 60 * time.Second // cap on any single wait, Retry-After included
 	maxErrorBody      = 64 << 10
 	maxReplyBody      = 256 << 20 // 64 inputs x 4096 dims of JSON floats fits many times over
 )
@@ -210,7 +208,7 @@ func (e *OpenAI) embedBatch(ctx context.Context, batch []string) ([][]float32, e
 				"inputs", len(batch), "attempt", n+1, "err", err)
 			return nil, err
 		}
-		wait := retryWait(n, me.RetryAfter)
+		wait := model.RetryWait(n, me.RetryAfter)
 		e.log.Warn("embedding request failed, retrying", "endpoint", e.endpoint, "model", e.model,
 			"kind", string(me.Kind), "status", me.Status, "attempt", n+1, "wait", wait)
 		if serr := e.sleep(ctx, wait); serr != nil {
@@ -337,21 +335,6 @@ func normalize(v []float64) ([]float32, error) {
 		out[j] = float32(x / peak / norm)
 	}
 	return out, nil
-}
-
-// retryWait is the wait before retry n+1: the server's Retry-After when it
-// gave one, else exponential backoff from 500 ms with equal jitter; both
-// capped at maxRetryWait.
-func retryWait(n int, retryAfter time.Duration) time.Duration {
-	if retryAfter > 0 {
-		return min(retryAfter, maxRetryWait)
-	}
-	d := maxRetryWait
-	if n < 16 {
-		d = min(500*time.Millisecond<<n, maxRetryWait)
-	}
-	half := d / 2
-	return half + rand.N(half+1)
 }
 
 // sleepCtx waits for d or until ctx is done.

@@ -443,3 +443,7 @@ func TestEmbedNeverLogsTextsOrKey(t *testing.T) {
 		}
 	}
 }
+
+// maxRetryWait is the cap model.RetryWait puts on any single wait,
+// Retry-After included.
+const maxRetryWait = 60 * time.Second

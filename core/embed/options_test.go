@@ -1,6 +1,8 @@
 package embed
 
 import (
+	"github.com/genos-project/genos/core/model"
+
 	"net/http"
 	"strings"
 	"testing"
@@ -67,13 +69,13 @@ func TestParseRetryAfter(t *testing.T) {
 		{"garbage", http.Header{"Retry-After": {"soon"}}, 0},
 		{"date", http.Header{"Retry-After": {now.Add(10 * time.Second).Format(http.TimeFormat)}}, 10 * time.Second},
 		{"past date", http.Header{"Retry-After": {now.Add(-time.Hour).Format(http.TimeFormat)}}, 0},
-		{"huge", http.Header{"Retry-After": {"1e12"}}, maxRetryAfter},
+		{"huge", http.Header{"Retry-After": {"1e12"}}, 24 * time.Hour},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := parseRetryAfter(tc.h, now); got != tc.want {
-				t.Errorf("parseRetryAfter = %s, want %s", got, tc.want)
+			if got := model.ParseRetryAfter(tc.h, now); got != tc.want {
+				t.Errorf("ParseRetryAfter = %s, want %s", got, tc.want)
 			}
 		})
 	}
