@@ -50,8 +50,6 @@ type ChannelFactory func(ChannelEnv) (gateway.Channel, error)
 type runningChannel struct {
 	ch     gateway.Channel
 	cancel context.CancelFunc
-	done   chan struct{}
-	err    error // Run's error, valid after done
 }
 
 // channelSet holds the running adapters. They belong to the daemon's
@@ -137,15 +135,14 @@ func (d *Daemon) startChannelLocked(name string, c config.Channel) error {
 		l.OnStatus(func(chat.ChannelStatus) { go d.notifyChannels() })
 	}
 	ctx, cancel := context.WithCancel(d.runCtx)
-	rc := &runningChannel{ch: ch, cancel: cancel, done: make(chan struct{})}
+	rc := &runningChannel{ch: ch, cancel: cancel}
 	d.chans.running[name] = rc
 	d.chans.wg.Add(1)
 	go func() {
 		defer d.chans.wg.Done()
-		defer close(rc.done)
-		rc.err = ch.Run(ctx, func(ctx context.Context, in chat.Inbound) error { return d.channelInbound(ctx, ch, in) })
-		if rc.err != nil && ctx.Err() == nil {
-			d.log.Error("channel stopped", "channel", name, "err", rc.err)
+		err := ch.Run(ctx, func(ctx context.Context, in chat.Inbound) error { return d.channelInbound(ctx, ch, in) })
+		if err != nil && ctx.Err() == nil {
+			d.log.Error("channel stopped", "channel", name, "err", err)
 		}
 		// Adapters with state on disk (WhatsApp's sealed store) flush it.
 		if c, ok := ch.(interface{ Close() error }); ok {
