@@ -39,6 +39,10 @@ Usage:
                              messaging channels (telegram, whatsapp)
   genos pairing list|approve CODE|deny CODE
                              let someone who messaged your assistant talk to it
+  genos memory search QUERY|status|reindex
+                             search the assistant's memory notes, or see how they are indexed
+  genos sessions compact [KEY]
+                             summarise a session's older turns now (also /compact in a chat)
   genos version              print the version
 
 Environment:
@@ -89,6 +93,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = runChannels(ctx, args, stdin, stdout)
 	case "pairing":
 		err = runPairing(ctx, args, stdout)
+	case "memory":
+		err = runMemory(ctx, args, stdout)
+	case "sessions":
+		err = runSessions(ctx, args, stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "genos %s\n", version)
 	case "help", "-h", "--help":

@@ -50,6 +50,9 @@ const (
 	EventToolStart
 	EventToolEnd
 	EventRecord // a record was appended to the transcript
+	// EventCompacted reports a finished compaction (compact.go): Record is
+	// the compaction record, Text a one-line note for the UI.
+	EventCompacted
 )
 
 // Event reports progress of a run to whoever streams it.
@@ -78,6 +81,21 @@ type Runner struct {
 	// OnToolRun, when set, hears of every tool that actually ran (after
 	// the policy and any approval let it), for the audit log.
 	OnToolRun func(ToolRun)
+
+	// Compaction settings (compact.go); zero or negative means the default.
+	//
+	// ContextWindow is the model's context size in tokens (default
+	// 128000). ReserveTokens is the room kept free for the reply and tool
+	// results (default 16000): a run whose estimated prompt passes
+	// ContextWindow-ReserveTokens is compacted before its first model call.
+	// KeepTurns is how many of the latest user turns are never summarised
+	// (default 4). FlushTool names the tool the silent memory-flush turn
+	// may call (default "memory_write"); the flush happens only when the
+	// registry has it and the rules do not deny it.
+	ContextWindow int
+	ReserveTokens int
+	KeepTurns     int
+	FlushTool     string
 }
 
 // ToolRun describes one tool execution for OnToolRun, or a call the policy
@@ -206,7 +224,13 @@ func (r *Runner) Run(ctx context.Context, run Run) (Result, error) {
 		return Result{}, err
 	}
 	specs := r.toolSpecs(r.rules(run))
-	messages := buildMessages(history)
+	// Compaction hook (compact.go): the model sees the latest summary and
+	// the records after it, and a prompt past the threshold is compacted
+	// before the first model call.
+	messages := contextMessages(history)
+	if messages, err = r.autoCompact(ctx, run, system, specs, history, messages, emit); err != nil {
+		return Result{}, r.stop(ctx, err, "", appendRec)
+	}
 
 	maxRounds := r.MaxRounds
 	if maxRounds <= 0 {

@@ -31,6 +31,10 @@ const (
 	MethodPairingList      = "channel.pairing.list"
 	MethodPairingApprove   = "channel.pairing.approve"
 	MethodPairingDeny      = "channel.pairing.deny"
+	MethodSessionsCompact  = "sessions.compact"
+	MethodMemorySearch     = "memory.search"
+	MethodMemoryStatus     = "memory.status"
+	MethodMemoryReindex    = "memory.reindex"
 )
 
 // Event names.
@@ -56,6 +60,7 @@ var Methods = []string{
 	MethodVaultStatus, MethodVaultUnlock, MethodVaultLock, MethodVaultCreate, MethodVaultRekey,
 	MethodChannelsStatus, MethodChannelsSet, MethodChannelsLogin, MethodChannelsLogout,
 	MethodPairingList, MethodPairingApprove, MethodPairingDeny,
+	MethodSessionsCompact, MethodMemorySearch, MethodMemoryStatus, MethodMemoryReindex,
 }
 
 // Events lists every event this build emits.

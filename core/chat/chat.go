@@ -52,6 +52,11 @@ type Usage struct {
 	OutputTokens int64 `json:"outputTokens"`
 	CacheRead    int64 `json:"cacheReadTokens,omitempty"`
 	CacheWrite   int64 `json:"cacheWriteTokens,omitempty"`
+	// ToolTokensSaved estimates the prompt tokens the semantic tool filter
+	// saved by not offering tools unrelated to the message.
+	ToolTokensSaved int64 `json:"toolTokensSaved,omitempty"`
+	// MemoryTokens estimates the prompt tokens spent on prefetched memories.
+	MemoryTokens int64 `json:"memoryTokens,omitempty"`
 }
 
 // Add accumulates o into u.
@@ -60,6 +65,8 @@ func (u *Usage) Add(o Usage) {
 	u.OutputTokens += o.OutputTokens
 	u.CacheRead += o.CacheRead
 	u.CacheWrite += o.CacheWrite
+	u.ToolTokensSaved += o.ToolTokensSaved
+	u.MemoryTokens += o.MemoryTokens
 }
 
 // ProvenanceKind says where a user-role record came from.
@@ -92,7 +99,7 @@ type Approval struct {
 type Record struct {
 	ID         string      `json:"id"`
 	RunID      string      `json:"runId,omitempty"`
-	Kind       string      `json:"kind,omitempty"` // "" for messages; "error", "aborted", "compaction" later
+	Kind       string      `json:"kind,omitempty"` // "" for messages; RecordError, RecordAborted, RecordCompaction, RecordMemoryFlush
 	Role       Role        `json:"role"`
 	Content    string      `json:"content,omitempty"`
 	ToolCalls  []ToolCall  `json:"toolCalls,omitempty"`
@@ -103,7 +110,40 @@ type Record struct {
 	Provenance *Provenance `json:"provenance,omitempty"`
 	Usage      *Usage      `json:"usage,omitempty"`
 	Model      string      `json:"model,omitempty"`
+	// Compaction is set on a RecordCompaction record, whose Content is the
+	// TOON summary of the records it replaces in the model's context.
+	Compaction *Compaction `json:"compaction,omitempty"`
 	Time       time.Time   `json:"ts"`
+}
+
+// Record kinds other than plain messages ("").
+const (
+	// RecordError marks a run that ended with an error.
+	RecordError = "error"
+	// RecordAborted marks a run the user aborted; Content keeps the partial reply.
+	RecordAborted = "aborted"
+	// RecordCompaction holds the summary that stands in for older records in
+	// the model's context; the older records stay in the transcript.
+	RecordCompaction = "compaction"
+	// RecordMemoryFlush marks the records of the silent turn before a
+	// compaction in which the agent stores durable facts; they are kept for
+	// the record but never shown to the model again.
+	RecordMemoryFlush = "memory-flush"
+)
+
+// Compaction describes what a compaction record summarises.
+type Compaction struct {
+	// Through is the ID of the last record the summary covers; the model
+	// sees the summary, then the records after this one.
+	Through string `json:"through"`
+	// Records is how many transcript records the summary replaced.
+	Records int `json:"records"`
+	// TokensBefore and TokensAfter are estimated context sizes around the
+	// compaction.
+	TokensBefore int `json:"tokensBefore"`
+	TokensAfter  int `json:"tokensAfter"`
+	// Trigger is "auto" (the context passed its threshold) or "manual".
+	Trigger string `json:"trigger"`
 }
 
 // Message converts a transcript record into the message a model sees.

@@ -55,6 +55,7 @@ type Config struct {
 	Agent   Agent   `json:"agent"`
 	Logging Logging `json:"logging"`
 	Vault   Vault   `json:"vault"`
+	Memory  Memory  `json:"memory"`
 	// Channels configures messaging channels by name ("telegram",
 	// "whatsapp"). A channel that is absent or not enabled does not run.
 	Channels map[string]Channel `json:"channels,omitempty"`
@@ -203,6 +204,7 @@ func (c *Config) applyDefaults() {
 		n := DefaultAutoLockMinutes
 		c.Vault.AutoLockMinutes = &n
 	}
+	c.Memory.applyDefaults()
 }
 
 func setString(p *string, def string) {
@@ -225,6 +227,10 @@ func (c *Config) clone() *Config {
 	if c.Vault.AutoLockMinutes != nil {
 		n := *c.Vault.AutoLockMinutes
 		cp.Vault.AutoLockMinutes = &n
+	}
+	if c.Memory.HalfLifeDays != nil {
+		n := *c.Memory.HalfLifeDays
+		cp.Memory.HalfLifeDays = &n
 	}
 	if c.Channels != nil {
 		cp.Channels = make(map[string]Channel, len(c.Channels))

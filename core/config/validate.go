@@ -114,6 +114,8 @@ func (c *Config) Validate() error {
 		v.intRange("vault.autoLockMinutes", *c.Vault.AutoLockMinutes, 0, 7*24*60)
 	}
 
+	c.Memory.validate(&v)
+
 	for _, name := range slices.Sorted(maps.Keys(c.Channels)) {
 		validateChannel(&v, name, c.Channels[name])
 	}

@@ -47,6 +47,10 @@ func (s *Server) handlers() map[string]handler {
 		api.MethodPairingList:      s.pairingList,
 		api.MethodPairingApprove:   s.pairingDecide(true),
 		api.MethodPairingDeny:      s.pairingDecide(false),
+		api.MethodSessionsCompact:  s.sessionsCompact,
+		api.MethodMemorySearch:     s.memorySearch,
+		api.MethodMemoryStatus:     s.memoryStatus,
+		api.MethodMemoryReindex:    s.memoryReindex,
 	}
 }
 

@@ -237,11 +237,15 @@ func (s *Server) execute(ctx context.Context, eng *Engine, runID string, key ses
 		ev.RunID, ev.SessionKey, ev.Seq = runID, keyStr, seq
 		s.broadcastSession(api.EventChat, keyStr, ev)
 	}
-	var result agent.Result
 	sink := o.sink
 	if sink == nil {
 		sink = nopSink{}
 	}
+	if isCompactCommand(input.Content) {
+		s.executeCompact(ctx, eng, runID, key, provider, modelName, o.ticket, sink, emit)
+		return
+	}
+	var result agent.Result
 	err := o.ticket.Do(ctx, func(ctx context.Context) error {
 		sink.start(ctx)
 		sess, err := eng.Sessions.Open(ctx, key)
@@ -291,6 +295,30 @@ func (s *Server) execute(ctx context.Context, eng *Engine, runID string, key ses
 		s.log.Warn("run failed", "session", keyStr, "run", runID, "err", err)
 		sink.done("", userMessage(err))
 		emit(api.ChatEvent{State: api.ChatError, ErrorMessage: userMessage(err)})
+	}
+}
+
+// executeCompact serves /compact: the session is compacted in its turn and
+// the outcome is the run's reply. Nothing is appended for the command
+// itself; the compaction record tells the story.
+func (s *Server) executeCompact(ctx context.Context, eng *Engine, runID string, key session.Key, provider agent.Provider, modelName string, ticket *session.Ticket, sink replySink, emit func(api.ChatEvent)) {
+	res, err := s.compact(ctx, eng, runID, key, ticket, provider, modelName, sink.start)
+	switch {
+	case err == nil:
+		s.broadcast(api.EventSessionsChanged, map[string]string{"sessionKey": key.String()})
+		msg := chat.Record{ID: runID, RunID: runID, Role: chat.RoleAssistant, Content: compactMessage(res), Time: time.Now().UTC()}
+		if res.Compacted {
+			msg.Kind, msg.Compaction = chat.RecordCompaction, res.Record.Compaction
+		}
+		sink.done(msg.Content, "")
+		emit(api.ChatEvent{State: api.ChatFinal, Message: &msg, Usage: &res.Usage})
+	case errors.Is(err, context.Canceled):
+		sink.done("", "")
+		emit(api.ChatEvent{State: api.ChatAborted})
+	default:
+		s.log.Warn("compaction failed", "session", key.String(), "run", runID, "err", err)
+		sink.done("", compactError(err))
+		emit(api.ChatEvent{State: api.ChatError, ErrorMessage: compactError(err)})
 	}
 }
 

@@ -21,6 +21,8 @@ type Engine struct {
 	Runner   *agent.Runner
 	Sessions *session.Manager
 	Models   Models
+	// Memory serves memory.*; nil answers them with UNAVAILABLE.
+	Memory Memory
 }
 
 func (e *Engine) validate() error {

@@ -52,6 +52,37 @@ CREATE TABLE channel_allow (
 ) STRICT;
 CREATE INDEX channel_allow_channel ON channel_allow (channel, created_at);
 `},
+	// Memory (memory.go) and the embedding cache (embedcache.go). Note paths,
+	// chunk text and vectors live only in the sealed columns: the search
+	// index is rebuilt in memory at unlock, so nothing here can be searched
+	// without the vault. Cache keys are keyed hashes (HMAC under a vault
+	// secret), never plain hashes of what the user wrote, which a dictionary
+	// of short messages could reverse.
+	{3, `
+CREATE TABLE memory_notes (
+	id         TEXT PRIMARY KEY,   -- random, carries no content
+	agent_id   TEXT NOT NULL,
+	updated_at INTEGER NOT NULL,   -- unix nanoseconds, UTC
+	sealed     BLOB NOT NULL       -- path, content hash, size, mtime (sealed by the caller)
+) STRICT;
+CREATE INDEX memory_notes_agent ON memory_notes (agent_id);
+CREATE TABLE memory_chunks (
+	id         INTEGER PRIMARY KEY, -- the search index's document id
+	agent_id   TEXT NOT NULL,
+	note_id    TEXT NOT NULL REFERENCES memory_notes (id) ON DELETE CASCADE,
+	seq        INTEGER NOT NULL,
+	sealed     BLOB NOT NULL        -- text, line range, time, embedder, vector (sealed by the caller)
+) STRICT;
+CREATE INDEX memory_chunks_agent ON memory_chunks (agent_id);
+CREATE INDEX memory_chunks_note ON memory_chunks (note_id, seq);
+CREATE TABLE embed_cache (
+	key        TEXT PRIMARY KEY,   -- hex HMAC-SHA256 under a vault secret of (provider/model, text)
+	model      TEXT NOT NULL,      -- provider/model, so a model change can prune its rows
+	used_at    INTEGER NOT NULL,   -- unix nanoseconds, UTC; least recently used rows go first
+	sealed     BLOB NOT NULL       -- the vector (sealed by the caller)
+) STRICT;
+CREATE INDEX embed_cache_used ON embed_cache (used_at);
+`},
 }
 
 // migrate brings the schema up to the last step in one IMMEDIATE transaction,
