@@ -96,6 +96,10 @@ type Runner struct {
 	ReserveTokens int
 	KeepTurns     int
 	FlushTool     string
+
+	// Augment, when set, adds the memories relevant to each message and
+	// picks the tools worth offering for it (augment.go).
+	Augment Augmenter
 }
 
 // ToolRun describes one tool execution for OnToolRun, or a call the policy
@@ -223,7 +227,10 @@ func (r *Runner) Run(ctx context.Context, run Run) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	specs := r.toolSpecs(r.rules(run))
+	system, specs, aug := r.augment(ctx, run, input.Content, system)
+	if ctx.Err() != nil {
+		return Result{}, r.stop(ctx, ctx.Err(), "", appendRec)
+	}
 	// Compaction hook (compact.go): the model sees the latest summary and
 	// the records after it, and a prompt past the threshold is compacted
 	// before the first model call.
@@ -237,6 +244,8 @@ func (r *Runner) Run(ctx context.Context, run Run) (Result, error) {
 		maxRounds = 16
 	}
 	var res Result
+	res.Usage.ToolTokensSaved = int64(aug.ToolTokensSaved)
+	res.Usage.MemoryTokens = int64(aug.MemoryTokens)
 	for round := 1; round <= maxRounds; round++ {
 		res.Rounds = round
 		var partial []byte
@@ -329,14 +338,27 @@ func (r *Runner) rules(run Run) policy.Rules {
 }
 
 func (r *Runner) toolSpecs(rules policy.Rules) []model.ToolSpec {
+	return specsOf(r.offeredTools(rules))
+}
+
+// offeredTools is every tool the rules could let run.
+func (r *Runner) offeredTools(rules policy.Rules) []tools.Tool {
 	if r.Tools == nil {
 		return nil
 	}
-	var specs []model.ToolSpec
+	var out []tools.Tool
 	for _, t := range r.Tools.List() {
 		if rules.Mode(t.Name, string(t.Category)) == policy.ModeDeny {
 			continue // a tool that can never run is not offered
 		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func specsOf(ts []tools.Tool) []model.ToolSpec {
+	specs := make([]model.ToolSpec, 0, len(ts))
+	for _, t := range ts {
 		specs = append(specs, model.ToolSpec{Name: t.Name, Description: t.Description, Parameters: t.Schema})
 	}
 	return specs
