@@ -17,6 +17,9 @@ all: build
 
 deps:
 	@packaging/install-build-deps.sh
+	@# The local ONNX embedder's tests load ONNX Runtime; without npm they
+	@# skip and say so, which must not stop the build.
+	@packaging/fetch-onnxruntime.sh >/dev/null || echo "make: ONNX Runtime not fetched; the ONNX embedder tests will skip" >&2
 
 build: deps
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) .

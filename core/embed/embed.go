@@ -1,6 +1,8 @@
 // Package embed owns the embedding providers that turn memory chunks, queries
 // and tool descriptions into vectors for hybrid search: an OpenAI-compatible
-// /v1/embeddings client (OpenAI, Ollama, LM Studio, llama.cpp, vLLM...).
+// /v1/embeddings client (OpenAI, Ollama, LM Studio, llama.cpp, vLLM...) and a
+// sealed cache in front of any provider. The local ONNX embedder lives in
+// the onnx subpackage (cgo), its tokenizer in wordpiece.
 //
 // Every vector an [Embedder] returns is L2-normalised (unit length), so
 // cosine similarity is a plain dot product and vectors from different calls
