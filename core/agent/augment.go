@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/genos-project/genos/core/model"
+	"github.com/genos-project/genos/core/policy"
 	"github.com/genos-project/genos/core/tools"
 )
 
@@ -12,7 +13,18 @@ import (
 // offering. It is called once per run; implementations embed the message at
 // most once and use that one vector for both.
 type Augmenter interface {
-	Augment(ctx context.Context, message string, offered []tools.Tool) (Augmentation, error)
+	Augment(ctx context.Context, req AugmentRequest) (Augmentation, error)
+}
+
+// AugmentRequest is one run's message and what its rules allow.
+type AugmentRequest struct {
+	Message string
+	// Offered is every tool the run's rules could let run, by name.
+	Offered []tools.Tool
+	// Memories says whether the run may see the agent's memories: not
+	// when its rules deny the memory category (people other than the
+	// owner on messaging channels).
+	Memories bool
 }
 
 // Augmentation is what an Augmenter adds to a run.
@@ -41,18 +53,20 @@ const memoryPreamble = "\n## Memories that may be relevant\n\n" +
 // is offered and no memories are added: a failing embedder must not stop
 // the conversation.
 func (r *Runner) augment(ctx context.Context, run Run, message, system string) (string, []model.ToolSpec, Augmentation) {
-	offered := r.offeredTools(r.rules(run))
+	rules := r.rules(run)
+	offered := r.offeredTools(rules)
 	if r.Augment == nil {
 		return system, specsOf(offered), Augmentation{}
 	}
-	aug, err := r.Augment.Augment(ctx, message, offered)
+	memories := rules.Mode("memory_search", string(tools.CategoryMemory)) != policy.ModeDeny
+	aug, err := r.Augment.Augment(ctx, AugmentRequest{Message: message, Offered: offered, Memories: memories})
 	if err != nil {
 		if ctx.Err() == nil {
 			r.logger().Warn("memory and tool selection unavailable for this message", "session", run.SessionKey, "err", err)
 		}
 		return system, specsOf(offered), Augmentation{}
 	}
-	if aug.Memory != "" {
+	if aug.Memory != "" && memories {
 		system += memoryPreamble + aug.Memory + "\n"
 	}
 	if aug.Tools != nil {

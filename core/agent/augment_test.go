@@ -15,18 +15,21 @@ import (
 // pickTools is an Augmenter that keeps the named tools and adds a fixed
 // memory block, recording what it was asked.
 type pickTools struct {
-	keep    []string
-	block   string
-	err     error
-	calls   int
-	message string
-	offered []string
+	keep     []string
+	block    string
+	err      error
+	calls    int
+	message  string
+	offered  []string
+	memories bool
 }
 
-func (p *pickTools) Augment(_ context.Context, message string, offered []tools.Tool) (Augmentation, error) {
+func (p *pickTools) Augment(_ context.Context, req AugmentRequest) (Augmentation, error) {
 	p.calls++
-	p.message = message
+	p.message = req.Message
+	p.memories = req.Memories
 	p.offered = nil
+	offered := req.Offered
 	for _, t := range offered {
 		p.offered = append(p.offered, t.Name)
 	}
@@ -53,7 +56,7 @@ func TestAugmentAddsMemoriesAndFiltersTools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aug.calls != 1 || aug.message != "what milk do I like?" {
+	if aug.calls != 1 || aug.message != "what milk do I like?" || !aug.memories {
 		t.Fatalf("augmenter called %d times with %q", aug.calls, aug.message)
 	}
 	if slices.Contains(aug.offered, "exec") {
@@ -87,5 +90,23 @@ func TestAugmentFailureKeepsEveryTool(t *testing.T) {
 	}
 	if strings.Contains(reqs[0].System, "Memories that may be relevant") {
 		t.Error("memory block present although the augmenter failed")
+	}
+}
+
+func TestAugmentWithholdsMemoriesWhenTheRulesDenyThem(t *testing.T) {
+	rules := policy.DefaultRules()
+	rules.Categories["memory"] = policy.ModeDeny
+	f := newFixture(t, rules, nil)
+	aug := &pickTools{keep: []string{"read"}, block: "memories[1]{rank,score,source,snippet}:\n  1,0.9,MEMORY.md#L1-L2,zq-withheld-marker"}
+	f.runner.Augment = aug
+	f.srv.Enqueue(modeltest.Reply{Text: "hi"})
+	if _, err := f.run(context.Background(), "tell me a secret", nil); err != nil {
+		t.Fatal(err)
+	}
+	if aug.memories {
+		t.Error("the augmenter was told memories are allowed")
+	}
+	if sys := f.srv.Requests()[0].System; strings.Contains(sys, "zq-withheld-marker") {
+		t.Errorf("memories reached a run whose rules deny them:\n%s", sys)
 	}
 }

@@ -16,6 +16,11 @@ const VoiceChannel = "voice"
 // assistant.
 const OwnerOnlyCategory = "config"
 
+// PrivateCategory is the owner's memory: what the assistant knows about its
+// user is not for the other people it talks to on channels, so non-owners
+// get neither the memory tools nor memories prefetched into their runs.
+const PrivateCategory = "memory"
+
 // ownerOnlyTools returns the tools only the owner may use from a channel,
 // whatever their category: configuration, and linking or unlinking channel
 // accounts.
@@ -57,8 +62,8 @@ func stricter(a, b Mode) Mode {
 //
 //   - the exec category is always deny; nothing can allow it again;
 //   - on VoiceChannel, write and read are deny too;
-//   - for a non-owner sender, the OwnerOnlyCategory and the owner-only tools
-//     (IsOwnerOnlyTool) are deny;
+//   - for a non-owner sender, the OwnerOnlyCategory, the PrivateCategory
+//     and the owner-only tools (IsOwnerOnlyTool) are deny;
 //   - overrides (keys are category names or, for anything else, tool names)
 //     can only tighten: a category takes the stricter of its mode and the
 //     override; a tool override of deny or ask denies the tool; allow is
@@ -108,6 +113,7 @@ func ChannelToolRules(base Rules, channel string, owner bool, overrides map[stri
 	}
 	if !owner {
 		out.Categories[OwnerOnlyCategory] = ModeDeny
+		out.Categories[PrivateCategory] = ModeDeny
 		for _, t := range ownerOnlyTools() {
 			out.Tools[t] = ModeDeny
 		}

@@ -145,7 +145,7 @@ func TestChannelToolRulesNeverLoosen(t *testing.T) {
 								if cat == "exec" && g != ModeDeny {
 									t.Errorf("exec tool %q on %s: %s", tool, channel, g)
 								}
-								if !owner && (IsOwnerOnlyTool(tool) || cat == OwnerOnlyCategory) && g != ModeDeny {
+								if !owner && (IsOwnerOnlyTool(tool) || cat == OwnerOnlyCategory || cat == PrivateCategory) && g != ModeDeny {
 									t.Errorf("stranger may use %q/%s: %s", tool, cat, g)
 								}
 							}
