@@ -106,7 +106,7 @@ func runVault(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Opened %d sealed files, %d sealed lines and %d session titles.\n", rep.Files, rep.Lines, rep.Titles)
+		fmt.Fprintf(stdout, "Opened %d sealed files, %d sealed lines, %d session titles and %d database rows.\n", rep.Files, rep.Lines, rep.Titles, rep.Rows)
 		for _, p := range rep.Plain {
 			fmt.Fprintf(stdout, "NOT SEALED: %s\n", p)
 		}

@@ -14,7 +14,11 @@ const (
 
 // Memory defaults.
 const (
-	DefaultHalfLifeDays        = 30
+	// DefaultHalfLifeDays is 0: decay is off unless asked for. Fused
+	// scores are rank-based and close together, so a decay multiplier
+	// decides the order by itself, and on the labelled set a 30-day
+	// half-life cut recall@5 from 0.87 to 0.28.
+	DefaultHalfLifeDays        = 0
 	DefaultContextWindowTokens = 128000
 	DefaultReserveTokens       = 16000
 	DefaultKeepTurns           = 4

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/genos-project/genos/core/agent"
@@ -29,12 +30,15 @@ type engine struct {
 	sessions *session.Manager
 	models   *modelSwitch
 	info     agent.Info
+	memory   *memoryParts
 }
 
 // close releases the engine's files and caches. The model provider goes
 // with it (it holds the API key); nothing here is reused after a lock.
 func (e *engine) close() error {
 	var errs []error
+	// Memory first: its background sync may still be writing rows.
+	errs = append(errs, e.memory.close())
 	if e.sessions != nil {
 		errs = append(errs, e.sessions.Close())
 	}
@@ -128,19 +132,24 @@ func (d *Daemon) startEngine(ctx context.Context) (err error) {
 	if st, err := os.Stat(cfgPath); err == nil {
 		e.models.modTime = st.ModTime()
 	}
-	reg, err := tools.NewRegistry(append(tools.Builtins(tools.BuiltinOptions{
+	workspace := filepath.Join(dir, e.info.Workspace)
+	if e.memory, err = d.openMemory(ctx, e, workspace); err != nil {
+		return err
+	}
+	builtins := tools.Builtins(tools.BuiltinOptions{
 		ExecTimeout:   time.Duration(c.Agent.ExecTimeoutSeconds) * time.Second,
 		ExecMaxOutput: c.Agent.ExecMaxOutputBytes,
-		HiddenEnv:     nonEmpty(c.Model.APIKeyEnv, keysource.EnvVar),
+		HiddenEnv:     nonEmpty(c.Model.APIKeyEnv, c.Memory.APIKeyEnv, keysource.EnvVar),
 		Sealer:        toolSealer(sealer),
-	}), d.pairingTool())...)
+	})
+	reg, err := tools.NewRegistry(slices.Concat(builtins, e.memory.mem.Tools(), []tools.Tool{d.pairingTool()})...)
 	if err != nil {
 		return err
 	}
 	d.approvals.SetTimeout(time.Duration(c.Agent.ApprovalTimeoutSeconds) * time.Second)
 	runner := &agent.Runner{
 		Info:       e.info,
-		Workspace:  filepath.Join(dir, e.info.Workspace),
+		Workspace:  workspace,
 		Sealer:     toolSealer(sealer),
 		Tools:      reg,
 		Rules:      toolRules(c),
@@ -149,10 +158,16 @@ func (d *Daemon) startEngine(ctx context.Context) (err error) {
 		RunTimeout: time.Duration(c.Agent.RunTimeoutSeconds) * time.Second,
 		Logger:     d.log.With("agent", e.info.ID),
 		OnToolRun:  d.auditToolRun,
+		Augment:    e.memory,
+
+		ContextWindow: c.Memory.ContextWindowTokens,
+		ReserveTokens: c.Memory.ReserveTokens,
+		KeepTurns:     c.Memory.KeepTurns,
 	}
-	if err := d.gw.SetEngine(&gateway.Engine{Agent: e.info, Runner: runner, Sessions: e.sessions, Models: e.models}); err != nil {
+	if err := d.gw.SetEngine(&gateway.Engine{Agent: e.info, Runner: runner, Sessions: e.sessions, Models: e.models, Memory: e.memory}); err != nil {
 		return err
 	}
+	e.memory.start(reg)
 	var codec policy.ValueCodec = plainValues{}
 	if d.vault != nil {
 		codec = d.vault.InlineCodec()

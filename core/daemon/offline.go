@@ -125,6 +125,7 @@ type VaultReport struct {
 	Files    int      // whole files opened
 	Lines    int      // sealed lines opened
 	Titles   int      // sealed session titles opened
+	Rows     int      // sealed rows opened (pairing, allowlists, memory, embedding cache)
 	Plain    []string // files or lines still in plaintext
 	Problems []string // files, lines or titles that do not open
 }
@@ -180,6 +181,30 @@ func VerifyVault(ctx context.Context, stateDir string, pass []byte) (VaultReport
 			rep.Problems = append(rep.Problems, fmt.Sprintf("title of session %s: %v", key, err))
 		} else {
 			rep.Titles++
+		}
+	}
+	codec := v.InlineCodec()
+	tables := []struct {
+		name    string
+		rewrite rowRewriter
+	}{{"channel access", db.RewriteChannelAccess}, {"memory", db.RewriteMemory}, {"embedding cache", db.RewriteEmbedCache}}
+	for _, t := range tables {
+		// Each value is handed back unchanged, so nothing is written.
+		_, err := t.rewrite(ctx, func(stored []byte) ([]byte, error) {
+			switch {
+			case !bytes.HasPrefix(stored, []byte(inlinePrefix)) && !bytes.HasPrefix(stored, []byte(linePrefix)):
+				rep.Plain = append(rep.Plain, "a "+t.name+" row")
+			default:
+				if _, err := codec.DecodeValue(stored); err != nil {
+					rep.Problems = append(rep.Problems, fmt.Sprintf("a %s row: %v", t.name, err))
+				} else {
+					rep.Rows++
+				}
+			}
+			return stored, nil
+		})
+		if err != nil {
+			return rep, fmt.Errorf("check %s rows: %w", t.name, err)
 		}
 	}
 	return rep, nil

@@ -163,15 +163,50 @@ func resealState(ctx context.Context, dir string, db *store.DB, v *vault.Vault, 
 	if err != nil {
 		return n + t, err
 	}
-	a, err := resealAccess(ctx, db, v, all)
+	a, err := resealRows(ctx, db, v, all, db.RewriteChannelAccess, db.RewriteMemory, dropDamaged(db.RewriteEmbedCache))
 	return n + t + a, err
 }
 
-// resealAccess seals the pairing and allowlist rows (plaintext before the
-// vault existed) or re-seals them under the current key.
-func resealAccess(ctx context.Context, db *store.DB, v *vault.Vault, all bool) (int, error) {
+// rowRewriter passes every sealed value of some tables through fn (see
+// store.DB.RewriteChannelAccess).
+type rowRewriter func(ctx context.Context, fn func(stored []byte) ([]byte, error)) (int, error)
+
+// resealRows seals the rows of sealed-column tables (pairing, allowlists,
+// memory, the embedding cache: plaintext before the vault existed) or
+// re-seals them under the current key, then scrubs the old values from the
+// database file.
+func resealRows(ctx context.Context, db *store.DB, v *vault.Vault, all bool, rewriters ...rowRewriter) (int, error) {
+	total := 0
+	for _, rw := range rewriters {
+		n, err := resealTable(ctx, v, all, rw)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	if total == 0 {
+		return 0, nil
+	}
+	return total, db.Scrub(ctx)
+}
+
+// dropDamaged makes a cache's rewrite delete rows that cannot be opened
+// instead of failing: a cached vector is only a saved request, not data.
+func dropDamaged(rw rowRewriter) rowRewriter {
+	return func(ctx context.Context, fn func([]byte) ([]byte, error)) (int, error) {
+		return rw(ctx, func(stored []byte) ([]byte, error) {
+			out, err := fn(stored)
+			if err != nil && !errors.Is(err, vault.ErrLocked) {
+				return nil, nil // nil deletes the row (store.DB.RewriteEmbedCache)
+			}
+			return out, err
+		})
+	}
+}
+
+func resealTable(ctx context.Context, v *vault.Vault, all bool, rewrite rowRewriter) (int, error) {
 	codec := v.InlineCodec()
-	n, err := db.RewriteChannelAccess(ctx, func(stored []byte) ([]byte, error) {
+	return rewrite(ctx, func(stored []byte) ([]byte, error) {
 		sealed := bytes.HasPrefix(stored, []byte(inlinePrefix)) || bytes.HasPrefix(stored, []byte(linePrefix))
 		if sealed && !all {
 			return stored, nil
@@ -185,10 +220,6 @@ func resealAccess(ctx context.Context, db *store.DB, v *vault.Vault, all bool) (
 		}
 		return codec.EncodeValue(plain)
 	})
-	if err != nil || n == 0 {
-		return n, err
-	}
-	return n, db.Scrub(ctx)
 }
 
 // moveSecrets moves the plaintext secrets.json into vault.enc. A secret

@@ -68,6 +68,12 @@ type Tool struct {
 	Schema json.RawMessage
 	// Category decides which approval policy applies.
 	Category Category
+	// Examples are a few user intents the tool serves ("what's the weather
+	// in Paris", "remind me at 5"). They are never sent to the model: the
+	// semantic tool filter (see Filter) matches messages against the name,
+	// description and these examples, so a tool is offered for requests its
+	// description does not spell out.
+	Examples []string
 	// Run executes one call. A returned error is an internal failure (the
 	// workspace is missing, the context was cancelled); problems the model
 	// caused or can fix come back as a Result with IsError set.
