@@ -68,7 +68,7 @@ type options struct {
 }
 
 // stepNames lists the steps the harness knows, in the order they run.
-func stepNames() []string { return []string{"cold", "idle", "chat", "vault", "channels"} }
+func stepNames() []string { return []string{"cold", "idle", "chat", "vault", "channels", "memory"} }
 
 // needsBinary reports whether a selected step runs the gateway binary (the
 // vault step runs in process).
@@ -345,6 +345,10 @@ func runSteps(ctx context.Context, o *options, rep *report) (failed bool) {
 			}
 			rep.Notes = append(rep.Notes, channelIdleNotes(r)...)
 		}
+	}
+	if o.only["memory"] && ctx.Err() == nil {
+		say("memory, in process")
+		failed = runMemoryStep(ctx, o, rep) || failed
 	}
 	return failed
 }
