@@ -168,7 +168,7 @@ func (m *Memory) consume(ctx context.Context, out <-chan decoded, byID map[strin
 		doc := index.Doc{
 			ID:     d.row.ID,
 			Source: source(ns.payload.Path, d.p.StartLine, d.p.EndLine),
-			Text:   docText(d.p.Context, d.p.Text),
+			Text:   docText(d.p.Context, d.p.Text, d.p.Time),
 			Vector: vec,
 		}
 		if d.p.Time != 0 {

@@ -319,12 +319,20 @@ func chunkContext(c Chunk) string {
 // of headings could otherwise add up to several chunks' worth).
 const maxContextBytes = 512
 
-// docText is what a chunk is indexed and embedded as: its heading path,
-// then its text, so a chunk cut from the middle of a section still says
-// what it is about.
-func docText(context, text string) string {
-	if context == "" {
-		return text
+// docText is what a chunk is indexed and embedded as: the date of a dated
+// note spelled out, its heading path, then its text, so a chunk cut from
+// the middle of a section still says what it is about, and "14 March 2025"
+// finds the note named 2025-03-14 (when is unix nanoseconds, 0 if undated).
+func docText(context, text string, when int64) string {
+	var b strings.Builder
+	if when != 0 {
+		b.WriteString(time.Unix(0, when).UTC().Format("Monday 2 January 2006"))
+		b.WriteByte('\n')
 	}
-	return context + "\n" + text
+	if context != "" {
+		b.WriteString(context)
+		b.WriteByte('\n')
+	}
+	b.WriteString(text)
+	return b.String()
 }

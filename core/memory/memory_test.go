@@ -108,7 +108,7 @@ func TestReopenLoadsIndex(t *testing.T) {
 	if got.Notes != want.Notes || got.Chunks != want.Chunks || got.Mode != "hybrid" {
 		t.Fatalf("reopened status %+v, want %+v", got, want)
 	}
-	hits, err := m2.Search(t.Context(), SearchRequest{Text: "which flight to Lisbon", Mode: index.ModeVector, Limit: 1})
+	hits, err := m2.Search(t.Context(), SearchRequest{Text: "booked flight to Lisbon seat", Mode: index.ModeVector, Limit: 1})
 	if err != nil || len(hits) != 1 || hits[0].Path != "memory/2026-11-20.md" {
 		t.Fatalf("vector search after reopen: %+v, %v", hits, err)
 	}

@@ -189,10 +189,14 @@ func (m *Memory) syncNote(ctx context.Context, s *syncState, p string, plain []b
 		s.stats.Unchanged++
 		return nil
 	}
+	var when int64
+	if d, ok := noteDate(p); ok {
+		when = d.UnixNano()
+	}
 	chunks := ChunkText(string(plain), m.o.Chunk)
 	texts := make([]string, len(chunks))
 	for i, c := range chunks {
-		texts[i] = docText(chunkContext(c), c.Text)
+		texts[i] = docText(chunkContext(c), c.Text, when)
 	}
 	vecs, err := m.vectorsFor(ctx, s, ns, texts)
 	if err != nil {
@@ -201,10 +205,6 @@ func (m *Memory) syncNote(ctx context.Context, s *syncState, p string, plain []b
 	id := newID()
 	if ns != nil {
 		id = ns.id
-	}
-	var when int64
-	if d, ok := noteDate(p); ok {
-		when = d.UnixNano()
 	}
 	model := m.embedderModel()
 	rows := make([]store.MemoryChunk, len(chunks))
@@ -291,7 +291,7 @@ func (m *Memory) vectorsFor(ctx context.Context, s *syncState, ns *noteState, te
 				continue
 			}
 			if cp, err := decodeChunk(pt); err == nil && cp.Model == model && cp.Vector != nil {
-				reuse[docText(cp.Context, cp.Text)] = cp.Vector
+				reuse[docText(cp.Context, cp.Text, cp.Time)] = cp.Vector
 			}
 		}
 	}
