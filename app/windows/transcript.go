@@ -201,8 +201,14 @@ func recordItems(a fyne.App, r chat.Record) []*item {
 		return []*item{newErrorItem(msg)}
 	case r.Kind == "aborted":
 		return []*item{newLineItem(itemNotice, stoppedText(r.Content), nil)}
-	case r.Kind == "compaction":
-		return []*item{newLineItem(itemNotice, "Earlier messages were summarised to save space.", nil)}
+	case r.Kind == chat.RecordCompaction:
+		text := "Earlier messages were summarised to save space."
+		if c := r.Compaction; c != nil && c.Records > 0 {
+			text = fmt.Sprintf("%d earlier messages were summarised to save space; the full history is kept.", c.Records)
+		}
+		return []*item{newLineItem(itemNotice, text, nil)}
+	case r.Kind == chat.RecordMemoryFlush:
+		return nil // the silent turn before a compaction; the notice above covers it
 	}
 	switch r.Role {
 	case chat.RoleUser:

@@ -271,6 +271,25 @@ const flushPrompt = "[Memory flush before compaction] The older part of this con
 	"names, dates, decisions and commitments. Save only what is not saved already, one short entry per fact. " +
 	"If there is nothing to save, reply with just NO_REPLY. The user does not see this turn."
 
+// recentlyFlushed reports whether a memory flush already ran after the
+// latest compaction with less than two user messages since: a compaction
+// whose summary keeps failing would otherwise repeat the flush on every
+// run and write the same facts again and again.
+func recentlyFlushed(history []chat.Record) bool {
+	users := 0
+	for i := len(history) - 1; i >= 0; i-- {
+		switch rec := history[i]; {
+		case rec.Kind == chat.RecordCompaction:
+			return false
+		case rec.Kind == chat.RecordMemoryFlush:
+			return users < 2
+		case rec.Kind == "" && rec.Role == chat.RoleUser:
+			users++
+		}
+	}
+	return false
+}
+
 // flush runs the silent memory-flush turn: the model sees the context as it
 // would for a run, plus the flush instruction, and is offered only the
 // flush tool, whose calls go through the usual policy and approval gate.
@@ -284,7 +303,7 @@ func (r *Runner) flush(ctx context.Context, cr CompactRun, history []chat.Record
 		return nil, usage, nil
 	}
 	tool, ok := r.Tools.Get(name)
-	if !ok || r.compactRules(cr).Mode(tool.Name, string(tool.Category)) == policy.ModeDeny {
+	if !ok || r.compactRules(cr).Mode(tool.Name, string(tool.Category)) == policy.ModeDeny || recentlyFlushed(history) {
 		return nil, usage, nil
 	}
 	specs := []model.ToolSpec{{Name: tool.Name, Description: tool.Description, Parameters: tool.Schema}}

@@ -621,3 +621,26 @@ func TestCompactSummarisesLongHistoryInBatches(t *testing.T) {
 		t.Fatalf("stored summary = %+v, %v", got, err)
 	}
 }
+
+func TestRecentlyFlushed(t *testing.T) {
+	user := chat.Record{Role: chat.RoleUser, Content: "hi"}
+	flush := chat.Record{Kind: chat.RecordMemoryFlush, Role: chat.RoleUser}
+	comp := chat.Record{Kind: chat.RecordCompaction, Role: chat.RoleSystem}
+	tests := []struct {
+		name string
+		recs []chat.Record
+		want bool
+	}{
+		{"never flushed", []chat.Record{user, user}, false},
+		{"flushed, then one message", []chat.Record{user, flush, user}, true},
+		{"flushed, then two messages", []chat.Record{user, flush, user, user}, false},
+		{"flushed before the last compaction", []chat.Record{flush, comp, user}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := recentlyFlushed(tt.recs); got != tt.want {
+				t.Errorf("recentlyFlushed = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

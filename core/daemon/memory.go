@@ -28,6 +28,11 @@ import (
 // so a row key reveals nothing about the text without the vault.
 const embedCacheKeyRef = "embed.cacheKey"
 
+// embedWait bounds how long a message waits for its embedding: a slow or
+// hung embedder must not hold the reply up; the message then goes on with
+// keywords only.
+const embedWait = 5 * time.Second
+
 // maxEmbedBytes bounds the part of a message that is embedded: embedding
 // models read a few hundred tokens at most, and a 1 MiB paste should not
 // cost a megabyte upload.
@@ -172,7 +177,9 @@ func (m *memoryParts) Augment(ctx context.Context, req agent.AugmentRequest) (ag
 	message, offered := req.Message, req.Offered
 	var vec []float32
 	if m.emb != nil {
-		vs, err := m.emb.Embed(ctx, []string{clipUTF8(message, maxEmbedBytes)})
+		ectx, cancel := context.WithTimeout(ctx, embedWait)
+		vs, err := m.emb.Embed(ectx, []string{clipUTF8(message, maxEmbedBytes)})
+		cancel()
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return agent.Augmentation{}, ctx.Err()
