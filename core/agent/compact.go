@@ -50,6 +50,17 @@ const (
 	TriggerManual = "manual"
 )
 
+// DefaultMinCompactTokens is the least a compaction must be able to
+// summarise: a summary of a few short turns would be longer than the turns.
+const DefaultMinCompactTokens = 400
+
+func (r *Runner) minCompactTokens() int {
+	if r.MinCompactTokens < 0 {
+		return 0
+	}
+	return orDefault(r.MinCompactTokens, DefaultMinCompactTokens)
+}
+
 // flushMaxRounds bounds the model calls of the memory-flush turn.
 const flushMaxRounds = 3
 
@@ -165,6 +176,10 @@ func (r *Runner) compact(ctx context.Context, cr CompactRun, history []chat.Reco
 	cut := session.CompactionCut(tail, r.keepTurns())
 	if cut == 0 {
 		res.Reason = fmt.Sprintf("Nothing to compact: the last %d turns are always kept as they are.", r.keepTurns())
+		return res, nil, nil
+	}
+	if old := estimatePrompt("", buildMessages(tail[:cut]), nil); old < r.minCompactTokens() {
+		res.Reason = fmt.Sprintf("Nothing worth compacting yet: the turns older than the last %d come to only about %d tokens.", r.keepTurns(), old)
 		return res, nil, nil
 	}
 	before := estimatePrompt(system, contextMessages(history), specs)

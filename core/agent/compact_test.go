@@ -66,6 +66,7 @@ func newCompactFixture(t *testing.T, mem *memoryTool) *fixture {
 		t.Fatal(err)
 	}
 	f.runner.Tools = reg
+	f.runner.MinCompactTokens = -1 // small test histories still compact
 	return f
 }
 
@@ -642,5 +643,26 @@ func TestRecentlyFlushed(t *testing.T) {
 				t.Errorf("recentlyFlushed = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestCompactSkipsWhatIsNotWorthIt(t *testing.T) {
+	f := newCompactFixture(t, nil)
+	f.runner.MinCompactTokens = 0 // the default
+	f.runner.KeepTurns = 1
+	ctx := context.Background()
+	for i := range 3 {
+		f.srv.Enqueue(modeltest.Reply{Text: "ok"})
+		if _, err := f.run(ctx, fmt.Sprintf("short %d", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := len(f.srv.Requests())
+	res, err := f.runner.Compact(ctx, CompactRun{SessionKey: f.sess.Key.String(), Transcript: f.sess, Provider: f.prov, Model: "m"})
+	if err != nil || res.Compacted || !strings.Contains(res.Reason, "Nothing worth compacting") {
+		t.Fatalf("compact = %+v, %v", res, err)
+	}
+	if len(f.srv.Requests()) != n {
+		t.Error("a compaction not worth doing called the model")
 	}
 }

@@ -96,6 +96,9 @@ type Runner struct {
 	ReserveTokens int
 	KeepTurns     int
 	FlushTool     string
+	// MinCompactTokens is the least the turns before the cut must come to
+	// for a compaction to happen (default 400; negative means none).
+	MinCompactTokens int
 
 	// Augment, when set, adds the memories relevant to each message and
 	// picks the tools worth offering for it (augment.go).

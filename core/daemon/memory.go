@@ -139,6 +139,49 @@ func (m *memoryParts) start(reg *tools.Registry) {
 		}
 		m.filter.Store(f)
 	}()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.resync(ctx)
+	}()
+}
+
+// resyncEvery is how often notes are checked for edits made outside the
+// agent (the user's editor, a sync tool); the agent's own writes are
+// indexed at once.
+const resyncEvery = time.Minute
+
+// resync re-indexes changed notes periodically until ctx ends. A note that
+// did not change costs a read and a hash.
+func (m *memoryParts) resync(ctx context.Context) {
+	select {
+	case <-m.ready:
+	case <-ctx.Done():
+		return
+	}
+	t := time.NewTicker(resyncEvery)
+	defer t.Stop()
+	last := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st, err := m.mem.Sync(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && err.Error() != last:
+			m.log.Warn("memory sync failed", "err", err)
+			last = err.Error()
+		case err == nil:
+			last = ""
+			if st.Updated+st.Removed > 0 {
+				m.log.Debug("memory notes re-indexed", "updated", st.Updated, "removed", st.Removed)
+			}
+		}
+	}
 }
 
 // close stops the background work and drops the index and every cached
