@@ -233,6 +233,10 @@ func (w *Chat) setHistory(recs []chat.Record, hasMore bool, asked time.Time) {
 	w.list.Refresh()
 	if atBottom || len(w.live) == 0 {
 		w.scroll.ScrollToBottom()
+		// The rows just added are laid out after this returns (on a
+		// window opening with its history, the scroller is still
+		// unsized), so scroll again once that has happened.
+		time.AfterFunc(150*time.Millisecond, func() { w.ui.post(w.ctx, w.scroll.ScrollToBottom) })
 	}
 }
 

@@ -99,20 +99,7 @@ func (m Memory) validate(v *validator) {
 	if len(m.Model) > maxModelNameLen || strings.ContainsAny(m.Model, " \t\r\n") {
 		v.addf("memory.model", "must be at most %d bytes without spaces, got %q", maxModelNameLen, m.Model)
 	}
-	if m.BaseURL != "" {
-		if err := checkBaseURL(m.BaseURL); err != nil {
-			v.addf("memory.baseUrl", "%v", err)
-		}
-	}
-	if m.APIKeyRef != "" && !ValidSecretName(m.APIKeyRef) {
-		v.addf("memory.apiKeyRef", "must be a secret name of 1-64 letters, digits, '.', '_' or '-', got %q", m.APIKeyRef)
-	}
-	if m.APIKeyEnv != "" && !envNameRE.MatchString(m.APIKeyEnv) {
-		v.addf("memory.apiKeyEnv", "must be an environment variable name, got %q", m.APIKeyEnv)
-	}
-	if m.APIKeyRef != "" && m.APIKeyEnv != "" {
-		v.addf("memory", "set apiKeyRef or apiKeyEnv, not both")
-	}
+	v.endpoint("memory", m.BaseURL, m.APIKeyRef, m.APIKeyEnv)
 	v.intRange("memory.dimensions", m.Dimensions, 0, 16384)
 	if len(m.ONNXModel) > 4096 || strings.ContainsRune(m.ONNXModel, 0) {
 		v.addf("memory.onnxModel", "must be a file path")

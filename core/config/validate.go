@@ -64,20 +64,7 @@ func (c *Config) Validate() error {
 	case strings.IndexFunc(m.Model, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
 		v.addf("model.model", "must not contain spaces or control characters, got %q", m.Model)
 	}
-	if m.BaseURL != "" {
-		if err := checkBaseURL(m.BaseURL); err != nil {
-			v.addf("model.baseUrl", "%v", err)
-		}
-	}
-	if m.APIKeyRef != "" && !ValidSecretName(m.APIKeyRef) {
-		v.addf("model.apiKeyRef", "must be a secret name of 1-64 letters, digits, '.', '_' or '-', got %q", m.APIKeyRef)
-	}
-	if m.APIKeyEnv != "" && !envNameRE.MatchString(m.APIKeyEnv) {
-		v.addf("model.apiKeyEnv", "must be an environment variable name, got %q", m.APIKeyEnv)
-	}
-	if m.APIKeyRef != "" && m.APIKeyEnv != "" {
-		v.addf("model", "set apiKeyRef or apiKeyEnv, not both")
-	}
+	v.endpoint("model", m.BaseURL, m.APIKeyRef, m.APIKeyEnv)
 	v.intRange("model.timeoutSeconds", m.TimeoutSeconds, 1, 7200)
 	v.intRange("model.maxRetries", m.MaxRetries, 1, 10)
 
@@ -146,6 +133,24 @@ func checkBaseURL(s string) error {
 		return fmt.Errorf("must include a host, got %q", s)
 	}
 	return nil
+}
+
+// endpoint checks the base URL and API key source of a provider section.
+func (v *validator) endpoint(section, baseURL, keyRef, keyEnv string) {
+	if baseURL != "" {
+		if err := checkBaseURL(baseURL); err != nil {
+			v.addf(section+".baseUrl", "%v", err)
+		}
+	}
+	if keyRef != "" && !ValidSecretName(keyRef) {
+		v.addf(section+".apiKeyRef", "must be a secret name of 1-64 letters, digits, '.', '_' or '-', got %q", keyRef)
+	}
+	if keyEnv != "" && !envNameRE.MatchString(keyEnv) {
+		v.addf(section+".apiKeyEnv", "must be an environment variable name, got %q", keyEnv)
+	}
+	if keyRef != "" && keyEnv != "" {
+		v.addf(section, "set apiKeyRef or apiKeyEnv, not both")
+	}
 }
 
 // validator collects problems so that Validate reports all of them.

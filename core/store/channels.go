@@ -125,43 +125,9 @@ func (db *DB) RewriteChannelAccess(ctx context.Context, fn func(stored []byte) (
 	return n, nil
 }
 
+// rewriteTable passes the sealed value of every row of table through fn
+// and stores what it returns (see RewriteChannelAccess). Rows are keyed by
+// their text id column.
 func rewriteTable(ctx context.Context, tx *sql.Tx, table string, fn func([]byte) ([]byte, error)) (int, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, sealed FROM `+table+` ORDER BY id`)
-	if err != nil {
-		return 0, err
-	}
-	type value struct {
-		id     string
-		sealed []byte
-	}
-	var vals []value
-	for rows.Next() {
-		var v value
-		if err := rows.Scan(&v.id, &v.sealed); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		vals = append(vals, v)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, v := range vals {
-		out, err := fn(v.sealed)
-		if err != nil {
-			return 0, fmt.Errorf("row %s: %w", v.id, err)
-		}
-		if string(out) == string(v.sealed) {
-			continue
-		}
-		if err := checkSealed(out); err != nil {
-			return 0, fmt.Errorf("row %s: %w", v.id, err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET sealed = ? WHERE id = ?`, out, v.id); err != nil {
-			return 0, err
-		}
-		n++
-	}
-	return n, nil
+	return rewriteSealed(ctx, tx, table, "id", checkSealed, false, fn)
 }

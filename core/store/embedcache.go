@@ -209,7 +209,7 @@ func (db *DB) RewriteEmbedCache(ctx context.Context, fn func(stored []byte) ([]b
 		return 0, fmt.Errorf("rewrite embedding cache: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	n, err := rewriteEmbedTable(ctx, tx, "embed_cache", "key", checkEmbedSealed, fn)
+	n, err := rewriteSealed(ctx, tx, "embed_cache", "key", checkEmbedSealed, true, fn)
 	if err != nil {
 		return 0, fmt.Errorf("rewrite embedding cache: %w", err)
 	}
@@ -219,11 +219,11 @@ func (db *DB) RewriteEmbedCache(ctx context.Context, fn func(stored []byte) ([]b
 	return n, nil
 }
 
-// rewriteEmbedTable is rewriteTable (channels.go) for a table whose row id
-// column is idCol, with the value bound check given by check, and with
-// deletion of rows for which fn returns nil. table and idCol are always
-// constants from this package.
-func rewriteEmbedTable(ctx context.Context, tx *sql.Tx, table, idCol string, check func([]byte) error,
+// rewriteSealed passes the sealed column of every row of table (keyed by
+// idCol) through fn and stores what it returns: the same bytes skip the
+// row, a value must pass check, and with deletable a nil value deletes the
+// row. table and idCol are always constants from this package.
+func rewriteSealed(ctx context.Context, tx *sql.Tx, table, idCol string, check func([]byte) error, deletable bool,
 	fn func([]byte) ([]byte, error)) (int, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT `+idCol+`, sealed FROM `+table+` ORDER BY `+idCol)
 	if err != nil {
@@ -249,11 +249,11 @@ func rewriteEmbedTable(ctx context.Context, tx *sql.Tx, table, idCol string, che
 	for _, v := range vals {
 		out, err := fn(v.sealed)
 		if err != nil {
-			// The id of a cache row is a keyed hash: safe to show.
+			// Row ids are random or keyed hashes: safe to show.
 			return 0, fmt.Errorf("row %s: %w", v.id, err)
 		}
 		switch {
-		case out == nil:
+		case out == nil && deletable:
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE `+idCol+` = ?`, v.id); err != nil {
 				return 0, err
 			}
