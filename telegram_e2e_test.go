@@ -620,3 +620,50 @@ func TestTelegramDisableOverRPC(t *testing.T) {
 		t.Errorf("status after turning telegram off: %v", err)
 	}
 }
+
+// TestTelegramPeerGetsNoMemories: the owner's memory is theirs. A paired
+// peer's run is offered no memory tools and gets no memories in its prompt,
+// while the owner's own chat does.
+func TestTelegramPeerGetsNoMemories(t *testing.T) {
+	e := startTelegramDaemon(t, config.Channel{AllowFrom: []string{"555"}}, nil)
+	e.enable(t)
+	const secret = "locker code 4711-owner-only"
+	st, err := e.c.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := filepath.Join(e.dir, "workspace", st.DefaultAgent.Name)
+	if err := os.WriteFile(filepath.Join(ws, "MEMORY.md"), []byte("# Memory\n\n## Gym\n\nMy "+secret+".\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.MemoryReindex(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// The owner asks: the memory is prefetched.
+	e.model.Enqueue(modeltest.Reply{Text: "It is in your notes."})
+	res, err := e.c.ChatSend(context.Background(), api.ChatSendParams{Message: "what is my locker code?", IdempotencyKey: "owner-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the owner's run", func() bool { return len(chatRequests(e.model)) == 1 }, func() string { return res.RunID })
+	owner := chatRequests(e.model)[0]
+	if !strings.Contains(owner.System, secret) || !slices.Contains(owner.Tools, "memory_search") {
+		t.Fatalf("the owner's run lacks their memory: tools %v\n%s", owner.Tools, owner.System)
+	}
+
+	// A paired peer asks the same: nothing of it reaches their run.
+	e.model.Enqueue(modeltest.Reply{Text: "I can't share that."})
+	e.fake.Queue(dmFrom(11, 555, "what is the locker code?"))
+	e.waitChat(t, 555, "I can't share that.")
+	reqs := chatRequests(e.model)
+	peer := reqs[len(reqs)-1]
+	if strings.Contains(peer.System, "4711") {
+		t.Errorf("the owner's memory was prefetched into a peer's run:\n%s", peer.System)
+	}
+	for _, tool := range peer.Tools {
+		if strings.HasPrefix(tool, "memory_") {
+			t.Errorf("a peer's run was offered %s (tools %v)", tool, peer.Tools)
+		}
+	}
+}
