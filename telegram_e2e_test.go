@@ -652,12 +652,22 @@ func TestTelegramPeerGetsNoMemories(t *testing.T) {
 		t.Fatalf("the owner's run lacks their memory: tools %v\n%s", owner.Tools, owner.System)
 	}
 
-	// A paired peer asks the same: nothing of it reaches their run.
-	e.model.Enqueue(modeltest.Reply{Text: "I can't share that."})
+	// A paired peer asks the same: nothing of it reaches their run, not
+	// even through a file tool.
+	readArgs, _ := json.Marshal(map[string]string{"path": "MEMORY.md"})
+	e.model.Enqueue(
+		modeltest.Reply{ToolCalls: []chat.ToolCall{{ID: "call_read", Name: "read", Arguments: readArgs}}},
+		modeltest.Reply{Text: "I can't share that."},
+	)
 	e.fake.Queue(dmFrom(11, 555, "what is the locker code?"))
 	e.waitChat(t, 555, "I can't share that.")
 	reqs := chatRequests(e.model)
-	peer := reqs[len(reqs)-1]
+	peer := reqs[len(reqs)-2]
+	for _, m := range reqs[len(reqs)-1].Messages {
+		if m.Role == chat.RoleTool && (strings.Contains(m.Content, "4711") || !strings.Contains(m.Content, "private memory")) {
+			t.Errorf("the read tool gave a peer's run the owner's memory: %q", m.Content)
+		}
+	}
 	if strings.Contains(peer.System, "4711") {
 		t.Errorf("the owner's memory was prefetched into a peer's run:\n%s", peer.System)
 	}

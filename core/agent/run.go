@@ -432,6 +432,7 @@ func (r *Runner) callTool(ctx context.Context, run Run, call chat.ToolCall, emit
 		AgentID:    r.Info.ID,
 		SessionKey: run.SessionKey,
 		RunID:      run.ID,
+		NoPrivate:  r.rules(run).Mode("memory_search", string(tools.CategoryMemory)) == policy.ModeDeny,
 	}, call.Arguments)
 	if r.OnToolRun != nil {
 		r.OnToolRun(ToolRun{AgentID: r.Info.ID, SessionKey: run.SessionKey, RunID: run.ID, Tool: tool.Name,

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // wsTarget is a path resolved inside an open workspace root.
@@ -31,6 +32,9 @@ func openTarget(env Env, p string) (t wsTarget, msg string, err error) {
 	if rerr != nil {
 		return wsTarget{}, rerr.Error(), nil
 	}
+	if env.NoPrivate && privatePath(rel) {
+		return wsTarget{}, fmt.Sprintf("%q is part of the owner's private memory and cannot be opened in this conversation.", p), nil
+	}
 	// All access goes through os.Root: even if a symlink is swapped in
 	// between resolveIn and the operation, the kernel-assisted lookup
 	// refuses to leave the workspace.
@@ -39,6 +43,14 @@ func openTarget(env Env, p string) (t wsTarget, msg string, err error) {
 		return wsTarget{}, "", fmt.Errorf("open workspace: %w", err)
 	}
 	return wsTarget{root: root, rel: rel, display: p}, "", nil
+}
+
+// privatePath reports whether rel (workspace-relative, symlink-free) is
+// one of the memory notes or their directory. Case is ignored, as it is by
+// the file systems of macOS and Windows.
+func privatePath(rel string) bool {
+	first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+	return strings.EqualFold(first, "MEMORY.md") || strings.EqualFold(first, "memory")
 }
 
 // fsMessage turns an error from an os.Root operation into a message for the

@@ -1,6 +1,9 @@
 package tools
 
 import (
+	"context"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,5 +102,54 @@ func TestReadHugeLineCapped(t *testing.T) {
 	}
 	if !strings.Contains(note, "line 1 alone is longer") {
 		t.Errorf("note = %q", note)
+	}
+}
+
+func TestFileToolsKeepOutOfPrivateMemory(t *testing.T) {
+	ws := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(ws, "memory"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"MEMORY.md", "memory/2026-11-20.md", "notes.md"} {
+		if err := os.WriteFile(filepath.Join(ws, f), []byte("secret 4711"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg, err := NewRegistry(Builtins(BuiltinOptions{})...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(env Env, tool string, args string) Result {
+		t.Helper()
+		tl, _ := reg.Get(tool)
+		res, err := tl.Run(context.Background(), env, json.RawMessage(args))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	private := Env{Workspace: ws, NoPrivate: true}
+	for _, c := range []struct{ tool, args string }{
+		{"read", `{"path":"MEMORY.md"}`},
+		{"read", `{"path":"memory.md"}`},
+		{"read", `{"path":"./memory/../MEMORY.md"}`},
+		{"read", `{"path":"memory/2026-11-20.md"}`},
+		{"ls", `{"path":"memory"}`},
+		{"write", `{"path":"MEMORY.md","content":"overwritten"}`},
+		{"edit", `{"path":"memory/2026-11-20.md","oldText":"secret","newText":"public"}`},
+	} {
+		res := call(private, c.tool, c.args)
+		if !res.IsError || !strings.Contains(res.Content, "private memory") || strings.Contains(res.Content, "4711") {
+			t.Errorf("%s %s without private access = %+v", c.tool, c.args, res)
+		}
+	}
+	if res := call(private, "read", `{"path":"notes.md"}`); res.IsError || !strings.Contains(res.Content, "4711") {
+		t.Errorf("an ordinary file was refused: %+v", res)
+	}
+	if res := call(Env{Workspace: ws}, "read", `{"path":"MEMORY.md"}`); res.IsError || !strings.Contains(res.Content, "4711") {
+		t.Errorf("the owner's run could not read MEMORY.md: %+v", res)
+	}
+	if data, _ := os.ReadFile(filepath.Join(ws, "MEMORY.md")); string(data) != "secret 4711" {
+		t.Errorf("MEMORY.md changed: %q", data)
 	}
 }

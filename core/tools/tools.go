@@ -45,6 +45,11 @@ type Env struct {
 	Workspace string
 	// AgentID, SessionKey and RunID identify the caller for logs and audit.
 	AgentID, SessionKey, RunID string
+	// NoPrivate keeps the file tools away from the owner's memory notes
+	// (MEMORY.md and memory/): set for runs whose rules deny the memory
+	// category, such as other people's messages on a channel, so they
+	// cannot read around the memory tools they were not given.
+	NoPrivate bool
 }
 
 // Result is what the model sees after a tool call.
