@@ -172,3 +172,16 @@ func TestBM25(t *testing.T) {
 		}
 	})
 }
+
+func TestContentWords(t *testing.T) {
+	for in, want := range map[string]string{
+		"What is the weather in Lisbon?": "weather lisbon",
+		"thanks, that is all":            "thanks",
+		"Is it?":                         "",
+		"Book flight LH 1234":            "book flight lh 1234",
+	} {
+		if got := ContentWords(in); got != want {
+			t.Errorf("ContentWords(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -249,33 +249,7 @@ func (f *Filter) scorer(message string, vec []float32) (func(int) float64, bool)
 		q := rank.Normalize(slices.Clone(vec))
 		return func(i int) float64 { return float64(rank.Dot(q, f.vecs[i])) }, true
 	}
-	scores := f.bm25.Scores(contentWords(message))
+	scores := f.bm25.Scores(rank.ContentWords(message))
 	return func(i int) float64 { return scores[i] }, false
 }
 
-// stopwords are English function words dropped from a message before BM25
-// ranks tools: over a corpus of a few dozen descriptions even "for" or "the"
-// keeps a noticeable weight, which would let tools pass on grammar alone.
-// Tool descriptions are written in English, so the list is English only.
-var stopwords = map[string]bool{
-	"a": true, "about": true, "all": true, "am": true, "an": true, "and": true, "any": true, "are": true,
-	"as": true, "at": true, "be": true, "been": true, "but": true, "by": true, "can": true, "could": true,
-	"do": true, "does": true, "for": true, "from": true, "had": true, "has": true, "have": true, "how": true,
-	"i": true, "if": true, "in": true, "into": true, "is": true, "it": true, "its": true, "me": true,
-	"my": true, "no": true, "not": true, "of": true, "on": true, "or": true, "our": true, "please": true,
-	"so": true, "some": true, "that": true, "the": true, "their": true, "them": true, "then": true,
-	"there": true, "these": true, "this": true, "to": true, "us": true, "was": true, "we": true,
-	"were": true, "what": true, "when": true, "where": true, "which": true, "who": true, "why": true,
-	"will": true, "with": true, "would": true, "you": true, "your": true,
-}
-
-// contentWords returns message without stopwords, as BM25 query text.
-func contentWords(message string) string {
-	var keep []string
-	for _, w := range rank.Tokenize(message) {
-		if !stopwords[w] {
-			keep = append(keep, w)
-		}
-	}
-	return strings.Join(keep, " ")
-}
