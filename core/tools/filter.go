@@ -252,4 +252,3 @@ func (f *Filter) scorer(message string, vec []float32) (func(int) float64, bool)
 	scores := f.bm25.Scores(rank.ContentWords(message))
 	return func(i int) float64 { return scores[i] }, false
 }
-
