@@ -139,9 +139,75 @@ func meanTokens(texts []string) float64 {
 	return float64(n) / float64(len(texts))
 }
 
-// scaleResult is one index size measured.
+// fullChunkTokens bounds the full-size synthetic chunks: just under the
+// chunker's 400-token target, so a "## Entry" section of one such text
+// stays one chunk when the unlock rows write it as a note.
+const (
+	fullChunkTokens    = 394
+	fullChunkMinTokens = 385
+	fullChunkTries     = 24
+)
+
+// fullChunks returns n chunk texts of about fullChunkTokens tokens each,
+// made of random labelled-set chunks (texts) joined, the same on every run
+// (the first n of a longer list are the same n). They are the worst case
+// for an unlock: every chunk as large as the chunker makes them.
+func fullChunks(texts []string, n int) []string {
+	r := rand.New(rand.NewPCG(synthSeed, 3))
+	out := make([]string, n)
+	var b strings.Builder
+	for i := range out {
+		b.Reset()
+		tok := 0
+		for tries := 0; tok < fullChunkMinTokens && tries < fullChunkTries; tries++ {
+			t := texts[r.IntN(len(texts))]
+			k := tokens.Estimate(t)
+			if tok > 0 && tok+k > fullChunkTokens {
+				continue
+			}
+			if tok > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(t)
+			tok += k
+		}
+		out[i] = b.String()
+	}
+	return out
+}
+
+// chunkSet is one of the two synthetic chunk sizes.
+type chunkSet struct {
+	// what describes the chunks in row names: "≈85-token chunks".
+	what string
+	// how says how they were made, for the rows' commands.
+	how string
+	tok float64
+}
+
+// labelledSet and fullSet describe texts (the labelled-set chunks, or
+// fullChunks of them) for the rows.
+func labelledSet(texts []string) chunkSet {
+	tok := meanTokens(texts[:min(len(texts), 5000)])
+	return chunkSet{what: fmt.Sprintf("≈%.0f-token chunks", tok), tok: tok,
+		how: fmt.Sprintf("3–8 random sentences of %s each (≈%.0f tokens on average, like real daily notes)", retrievalDir, tok)}
+}
+
+func fullSet(texts []string) chunkSet {
+	tok := meanTokens(texts[:min(len(texts), 5000)])
+	return chunkSet{what: fmt.Sprintf("≈%.0f-token chunks", tok), tok: tok,
+		how: fmt.Sprintf("random labelled-set chunks joined up to %d tokens each (≈%.0f on average: the chunker's 400-token target, the worst case)", fullChunkTokens, tok)}
+}
+
+// scaleResult is one index size measured, for both chunk sizes.
 type scaleResult struct {
-	n        int
+	n     int
+	parts []scalePart
+}
+
+// scalePart is one index size and chunk size measured.
+type scalePart struct {
+	set      chunkSet
 	build    time.Duration
 	heap     uint64 // Go heap growth from building the index (after GC)
 	searches []time.Duration
@@ -154,9 +220,30 @@ type searchLoad struct {
 }
 
 // measureIndexScale builds a fresh index of the first n synthetic chunks in
-// one bulk Add (as core/memory does at unlock) and times hybrid searches.
+// one bulk Add (as core/memory does at unlock) and times hybrid searches,
+// once with the labelled-set chunks (texts) and once with full-size chunks
+// made of them.
 func measureIndexScale(ctx context.Context, texts []string, vecs [][]float32, n int, load searchLoad) (scaleResult, error) {
 	res := scaleResult{n: n}
+	full := fullChunks(texts, n)
+	for _, c := range []struct {
+		texts []string
+		set   chunkSet
+	}{{texts[:n], labelledSet(texts)}, {full, fullSet(full)}} {
+		p, err := measureIndexPart(ctx, c.texts, vecs, load)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", c.set.what, err)
+		}
+		p.set = c.set
+		res.parts = append(res.parts, p)
+	}
+	return res, nil
+}
+
+// measureIndexPart indexes texts (one per chunk) and times searches.
+func measureIndexPart(ctx context.Context, texts []string, vecs [][]float32, load searchLoad) (scalePart, error) {
+	var res scalePart
+	n := len(texts)
 	docs := make([]index.Doc, n)
 	for i := range docs {
 		docs[i] = index.Doc{ID: int64(i + 1), Source: fmt.Sprintf("memory/synthetic-%06d.md", i), Text: texts[i], Vector: vecs[i], Time: chunkDate(i)}
@@ -205,29 +292,33 @@ func heapInUse() uint64 {
 	return ms.HeapInuse
 }
 
-// scaleRows turns index measurements into table rows.
-func scaleRows(rs []scaleResult, tokPerChunk float64, queries int) []row {
+// scaleRows turns index measurements into table rows. tokPerChunk and
+// queries are kept for the caller's signature: each part carries its own
+// token count.
+func scaleRows(rs []scaleResult, _ float64, queries int) []row {
 	var rows []row
 	for _, r := range rs {
-		s := summarize(r.searches)
-		cmd := fmt.Sprintf("in process, core/memory/index: index.New + one bulk Add of %d synthetic chunks (3–8 random sentences of %s each, ≈%.0f tokens on average) with random 384-dim unit vectors (timing only, meaningless), FTS5 in private in-memory SQLite",
-			r.n, retrievalDir, tokPerChunk)
-		rows = append(rows, row{
-			Name:    fmt.Sprintf("memory index build, %s chunks", fmtCount(r.n)),
-			Value:   fmt.Sprintf("%.0f chunks/s (%s; Go heap +%s)", float64(r.n)/r.build.Seconds(), fmtDur(r.build), fmtMiB(int64(r.heap))),
-			Command: cmd,
-		})
-		sr := row{
-			Name:  fmt.Sprintf("memory search p50 / p99, hybrid, %s chunks", fmtCount(r.n)),
-			Value: fmt.Sprintf("%s / %s (max %s, n=%d)", fmtShortDur(s.P50), fmtShortDur(s.P99), fmtShortDur(s.Max), s.N),
-			Command: fmt.Sprintf("same index: Index.Search back to back (at most %d or %s, after %d untimed), mode hybrid (BM25 + cosine, RRF k=60), limit 5, 30-day half-life, MMR λ 0.7; the %d labelled query texts in turn, each with a random 384-dim vector (timing only)",
-				scaleSearchMax, scaleSearchBudget, scaleWarmup, queries),
+		for _, p := range r.parts {
+			s := summarize(p.searches)
+			cmd := fmt.Sprintf("in process, core/memory/index: index.New + one bulk Add of %d synthetic chunks (%s) with random 384-dim unit vectors (timing only, meaningless), FTS5 in private in-memory SQLite",
+				r.n, p.set.how)
+			rows = append(rows, row{
+				Name:    fmt.Sprintf("memory index build, %s %s", fmtCount(r.n), p.set.what),
+				Value:   fmt.Sprintf("%.0f chunks/s (%s; Go heap +%s)", float64(r.n)/p.build.Seconds(), fmtDur(p.build), fmtMiB(int64(p.heap))),
+				Command: cmd,
+			})
+			sr := row{
+				Name:  fmt.Sprintf("memory search p50 / p99, hybrid, %s %s", fmtCount(r.n), p.set.what),
+				Value: fmt.Sprintf("%s / %s (max %s, n=%d)", fmtShortDur(s.P50), fmtShortDur(s.P99), fmtShortDur(s.Max), s.N),
+				Command: fmt.Sprintf("same index: Index.Search back to back (at most %d or %s, after %d untimed), mode hybrid (BM25 + cosine, RRF k=60), limit 5, 30-day half-life, MMR λ 0.7; the %d labelled query texts in turn, each with a random 384-dim vector (timing only)",
+					scaleSearchMax, scaleSearchBudget, scaleWarmup, queries),
+			}
+			if r.n >= 100_000 {
+				sr.Target = "p99 < " + fmtDur(searchTarget)
+				sr.Verdict = judge(s.P99 < searchTarget)
+			}
+			rows = append(rows, sr)
 		}
-		if r.n >= 100_000 {
-			sr.Target = "p99 < " + fmtDur(searchTarget)
-			sr.Verdict = judge(s.P99 < searchTarget)
-		}
-		rows = append(rows, sr)
 	}
 	return rows
 }

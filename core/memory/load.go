@@ -78,6 +78,12 @@ func (m *Memory) load(ctx context.Context) error {
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	// The snapshot file is read and opened while the rows are.
+	var snapc chan snapResult
+	if m.o.SnapshotPath != "" {
+		snapc = make(chan snapResult, 1)
+		go func() { snapc <- m.readSnapshot() }()
+	}
 	in := make(chan store.MemoryChunk, 256)
 	out := make(chan decoded, 256)
 	g.Go(func() error {
@@ -118,7 +124,7 @@ func (m *Memory) load(ctx context.Context) error {
 		close(out)
 	}()
 
-	consumeErr := m.consume(gctx, out, byID)
+	consumeErr := m.consume(gctx, out, byID, snapc, shards)
 	if consumeErr != nil {
 		g.Go(func() error { return consumeErr })
 	}
@@ -127,20 +133,125 @@ func (m *Memory) load(ctx context.Context) error {
 	return g.Wait()
 }
 
-// consume adds the decoded rows to the index.
-func (m *Memory) consume(ctx context.Context, out <-chan decoded, byID map[string]*noteState) error {
+// loadSink receives the decoded chunks. While a usable snapshot may come
+// it collects them (index.Restore needs them all); without one it streams
+// them into the index in batches, so tokenising overlaps with opening rows.
+type loadSink struct {
+	m      *Memory
+	shards int  // the shard count the load uses (0 = automatic)
+	stream bool // no snapshot: add in batches
+	snap   *index.Snapshot
+	all    []index.Doc
+	batch  []index.Doc
+}
+
+func (k *loadSink) add(ctx context.Context, d index.Doc) error {
+	if !k.stream {
+		k.all = append(k.all, d)
+		return nil
+	}
+	k.batch = append(k.batch, d)
+	if len(k.batch) == loadBatch {
+		return k.flush(ctx)
+	}
+	return nil
+}
+
+func (k *loadSink) flush(ctx context.Context) error {
+	err := k.m.ix.Add(ctx, k.batch...)
+	k.batch = k.batch[:0]
+	if err != nil {
+		return fmt.Errorf("index chunks: %w", err)
+	}
+	return nil
+}
+
+// snapshot takes the snapshot file's outcome: a snapshot to restore from,
+// or none, and then the chunks collected so far go to the index.
+func (k *loadSink) snapshot(ctx context.Context, r snapResult) error {
+	if r.err != nil {
+		return r.err
+	}
+	m := k.m
+	want := max(k.shards, 1)
+	if r.snap != nil && r.snap.Shards() != want {
+		// The memory grew past index.AutoShardMin since the snapshot.
+		r.note = fmt.Sprintf("snapshot has %d shards, the index %d", r.snap.Shards(), want)
+		r.snap = nil
+	}
+	if r.snap != nil {
+		k.snap = r.snap
+		return nil
+	}
+	m.snap.note = r.note
+	k.stream = true
+	for len(k.all) > 0 {
+		n := min(len(k.all), loadBatch)
+		k.batch = append(k.batch, k.all[:n]...)
+		k.all = k.all[n:]
+		if err := k.flush(ctx); err != nil {
+			return err
+		}
+	}
+	k.all = nil
+	return nil
+}
+
+// finish completes the index: the last batch, or the restore from the
+// snapshot reconciled with every chunk.
+func (k *loadSink) finish(ctx context.Context) error {
+	m := k.m
+	if k.stream {
+		m.snap.from, m.snap.gen = "rows", 1
+		return k.flush(ctx)
+	}
+	ix, st, err := index.Restore(ctx, index.Options{Logger: m.o.Logger, Shards: k.shards}, k.snap, k.all)
+	if err != nil {
+		return err
+	}
+	_ = m.ix.Close() // the empty index made for streaming
+	m.ix = ix
+	k.all = nil
+	if !st.Used {
+		m.snap.from, m.snap.note, m.snap.gen = "rows", st.Reason, 1
+		return nil
+	}
+	m.snap.from = "snapshot"
+	m.snap.note = fmt.Sprintf("%d chunks kept, %d indexed, %d dropped", st.Kept, st.Inserted, st.Deleted)
+	if st.Inserted+st.Deleted > 0 {
+		m.snap.gen = 1
+	}
+	return nil
+}
+
+// consume adds the decoded rows to the index, from the snapshot when
+// snapc delivers a usable one (nil snapc: no snapshot).
+func (m *Memory) consume(ctx context.Context, out <-chan decoded, byID map[string]*noteState, snapc <-chan snapResult, shards int) error {
 	model := m.embedderModel()
 	dims := 0
 	if m.o.Embedder != nil {
 		dims = m.o.Embedder.Dimensions()
 	}
-	batch := make([]index.Doc, 0, loadBatch)
-	flush := func() error {
-		err := m.ix.Add(ctx, batch...)
-		batch = batch[:0]
-		return err
+	sink := &loadSink{m: m, shards: shards, stream: snapc == nil, batch: make([]index.Doc, 0, loadBatch)}
+	if snapc == nil {
+		m.snap.note = "no snapshot path"
 	}
-	for d := range out {
+	for out != nil {
+		var d decoded
+		select {
+		case r := <-snapc:
+			snapc = nil
+			if err := sink.snapshot(ctx, r); err != nil {
+				return err
+			}
+			continue
+		case dd, ok := <-out:
+			if !ok {
+				out = nil
+				continue
+			}
+			d = dd
+		}
 		ns := byID[d.row.NoteID]
 		err := d.err
 		if err == nil && (ns == nil || d.p.NoteID != d.row.NoteID) {
@@ -174,17 +285,21 @@ func (m *Memory) consume(ctx context.Context, out <-chan decoded, byID map[strin
 		if d.p.Time != 0 {
 			doc.Time = time.Unix(0, d.p.Time).UTC()
 		}
-		batch = append(batch, doc)
 		ns.chunkIDs = append(ns.chunkIDs, d.row.ID)
 		m.chunks[d.row.ID] = chunkMeta{path: ns.payload.Path, start: d.p.StartLine, end: d.p.EndLine}
-		if len(batch) == loadBatch {
-			if err := flush(); err != nil {
-				return fmt.Errorf("index chunks: %w", err)
-			}
+		if err := sink.add(ctx, doc); err != nil {
+			return err
 		}
 	}
-	if err := flush(); err != nil {
-		return fmt.Errorf("index chunks: %w", err)
+	if snapc != nil {
+		select {
+		case r := <-snapc:
+			if err := sink.snapshot(ctx, r); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	return nil
+	return sink.finish(ctx)
 }

@@ -4,9 +4,11 @@
 //
 // Chunks live in genos.db with everything but random ids sealed (text, line
 // range, vector). The searchable index (BM25 plus vectors, core/memory/index)
-// exists only in memory: Open rebuilds it from the sealed rows after unlock,
-// Sync keeps it current as notes change, Close drops it at lock. Nothing
-// plaintext about a note reaches the disk once a vault exists.
+// exists only in memory: Open rebuilds it from the sealed rows after unlock
+// (or loads a sealed snapshot of its FTS5 part, reconciled with the rows;
+// see Options.SnapshotPath), Sync keeps it current as notes change, Close
+// drops it at lock. Nothing plaintext about a note reaches the disk once a
+// vault exists.
 //
 // Without an embedder everything works on keywords alone (BM25), with a
 // one-line notice in Status; a failing embedder degrades the same way and
@@ -121,6 +123,15 @@ type Options struct {
 	Chunk ChunkOptions
 	// Search holds the search defaults.
 	Search SearchOptions
+	// SnapshotPath is the file that keeps a sealed snapshot of the search
+	// index between unlocks (the daemon uses <stateDir>/memory/<agent>.idx),
+	// an absolute path; "" keeps none and every Open rebuilds the index
+	// from the rows. See SaveSnapshot.
+	SnapshotPath string
+	// SnapshotDelay is how long the index must stay unchanged before the
+	// snapshot is rewritten in the background; 0 means
+	// DefaultSnapshotDelay.
+	SnapshotDelay time.Duration
 }
 
 func (o *Options) validate() error {
@@ -134,6 +145,12 @@ func (o *Options) validate() error {
 	if o.DB == nil {
 		errs = append(errs, errors.New("database is required"))
 	}
+	if o.SnapshotPath != "" && !filepath.IsAbs(o.SnapshotPath) {
+		errs = append(errs, fmt.Errorf("snapshot path %q is not an absolute path", o.SnapshotPath))
+	}
+	if o.SnapshotDelay < 0 {
+		errs = append(errs, errors.New("snapshot delay is negative"))
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("open memory: %w", errors.Join(errs...))
 	}
@@ -142,6 +159,9 @@ func (o *Options) validate() error {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.SnapshotDelay == 0 {
+		o.SnapshotDelay = DefaultSnapshotDelay
 	}
 	if o.EmbedBatch <= 0 {
 		o.EmbedBatch = defaultEmbedBatch
@@ -220,6 +240,9 @@ type Memory struct {
 	badNotes  []string
 	badChunks []int64
 	st        statusState
+	snap      snapState
+	// snapMu serialises snapshot writes.
+	snapMu sync.Mutex
 }
 
 // statusState is the mutable part of Status.
@@ -242,24 +265,33 @@ func Open(ctx context.Context, o Options) (*Memory, error) {
 		return nil, err
 	}
 	m := &Memory{o: o, notes: map[string]*noteState{}, chunks: map[int64]chunkMeta{}}
+	start := time.Now()
 	if err := m.load(ctx); err != nil {
 		if m.ix != nil {
 			_ = m.ix.Close()
 		}
 		return nil, fmt.Errorf("open memory: %w", err)
 	}
+	m.snap.openTook = time.Since(start)
+	m.startSnapshots()
 	return m, nil
 }
 
 // Close drops the index and everything decrypted; it is called when the
-// vault locks. Later calls return ErrClosed.
+// vault locks. A snapshot write in progress is cancelled and waited for
+// (the vault's keys go away after Close); none is started. Later calls
+// return ErrClosed.
 func (m *Memory) Close() error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.closed {
+		m.mu.Unlock()
 		return nil
 	}
 	m.closed = true
+	m.mu.Unlock()
+	m.stopSnapshots()
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.notes, m.chunks = nil, nil
 	err := m.ix.Close()
 	m.ix = nil

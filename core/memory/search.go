@@ -268,6 +268,17 @@ type Status struct {
 	Damaged, Skipped int
 	LastSync         time.Time
 	LastError        string
+	// IndexFrom says how Open built the index: "snapshot" (loaded from the
+	// sealed index snapshot, then reconciled with the rows) or "rows"
+	// (rebuilt from the rows); IndexNote says why there was no snapshot to
+	// use, or what reconciling it changed; OpenDuration is how long Open
+	// took.
+	IndexFrom, IndexNote string
+	OpenDuration         time.Duration
+	// SnapshotSaved is when this Memory last wrote the index snapshot
+	// (zero if it has not); SnapshotError is the last write failure.
+	SnapshotSaved time.Time
+	SnapshotError string
 }
 
 // Status reports the memory's state. It works after Close too (zero
@@ -278,6 +289,8 @@ func (m *Memory) Status(ctx context.Context) Status {
 	st := Status{
 		Notes: len(m.notes), Chunks: len(m.chunks), Embedder: m.embedderModel(), Mode: "bm25",
 		Damaged: m.st.damaged, Skipped: m.st.skipped, LastSync: m.st.lastSync, LastError: m.st.lastError,
+		IndexFrom: m.snap.from, IndexNote: m.snap.note, OpenDuration: m.snap.openTook,
+		SnapshotSaved: m.snap.written, SnapshotError: m.snap.writeErr,
 	}
 	if m.o.Embedder != nil {
 		st.Dimensions = m.o.Embedder.Dimensions()

@@ -262,6 +262,7 @@ func (m *Memory) syncNote(ctx context.Context, s *syncState, p string, plain []b
 		m.chunks[cid] = metas[i]
 	}
 	m.notes[p] = next
+	m.changed()
 	s.stats.Updated++
 	s.stats.Chunks += len(chunks)
 	return nil
@@ -386,6 +387,7 @@ func (m *Memory) removeNote(ctx context.Context, p string, ns *noteState) error 
 		delete(m.chunks, cid)
 	}
 	delete(m.notes, p)
+	m.changed()
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -143,4 +144,48 @@ func ExampleIndex_Search() {
 		fmt.Printf("%s %.2f\n", h.Source, h.Score)
 	}
 	// Output: memory/2026-11-24.md 1.00
+}
+
+// BenchmarkRestore100k measures Restore from an encoded snapshot of 100k
+// chunks (the unlock path with a snapshot) against the same docs.
+func BenchmarkRestore100k(b *testing.B) {
+	docs := newCorpus(1).docs(100000)
+	ctx := context.Background()
+	ix, err := New(Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := ix.Add(ctx, docs...); err != nil {
+		b.Fatal(err)
+	}
+	build := time.Since(t0)
+	t0 = time.Now()
+	snap, err := ix.Snapshot(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(t0)
+	ix.Close()
+	var buf bytes.Buffer
+	t0 = time.Now()
+	if _, err := snap.WriteTo(&buf); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("build %v; snapshot %v, encode %v: %d MiB in %d shards", build, took, time.Since(t0), buf.Len()>>20, snap.Shards())
+	enc := buf.Bytes()
+	b.ResetTimer()
+	for b.Loop() {
+		s, err := ReadSnapshot(bytes.NewReader(enc), int64(len(enc)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		rix, st, err := Restore(ctx, Options{}, s, docs)
+		if err != nil || !st.Used {
+			b.Fatalf("restore: %v, %+v", err, st)
+		}
+		b.StopTimer()
+		rix.Close()
+		b.StartTimer()
+	}
 }

@@ -7,6 +7,11 @@
 // single connection each and temp_store=MEMORY, so plaintext note text never
 // reaches a file even while sealed at rest elsewhere.
 //
+// Snapshot copies the FTS5 databases with a manifest of what they hold, and
+// Restore rebuilds an index from such a copy, reconciled with the caller's
+// documents, in a fraction of the time tokenising them again takes. The
+// copy holds the notes' vocabulary: the caller seals it before it stores it.
+//
 // Large corpora are split by document ID over several FTS5 shards (one
 // database each) so a bulk Add and each search use every core; see
 // Options.Shards for the trade-off.
@@ -93,7 +98,8 @@ type entry struct {
 	source string
 	text   string
 	time   time.Time
-	vecPos int // position in vecs, -1 without a vector
+	vecPos int    // position in vecs, -1 without a vector
+	fp     uint64 // fingerprint of text (see fingerprint), for snapshots
 }
 
 // New returns an empty index. It fails when the SQLite build lacks FTS5.
@@ -175,6 +181,16 @@ func (ix *Index) Add(ctx context.Context, docs ...Doc) error {
 	}); err != nil {
 		return fmt.Errorf("add to index: %w", err)
 	}
+	ix.store(docs, vecs, dim, fingerprints(docs))
+	ix.clearDF()
+	ix.log.Debug("index add", "docs", len(docs), "total", len(ix.docs), "shards", len(ix.shards), "took", time.Since(start))
+	return nil
+}
+
+// store records docs (already in the FTS5 shards) on the Go side: text,
+// source, time, fingerprint and vector (vecs[i] is docs[i]'s normalised
+// vector or nil, fps[i] its fingerprint).
+func (ix *Index) store(docs []Doc, vecs [][]float32, dim int, fps []uint64) {
 	newVecs := 0
 	for i, d := range docs {
 		if e := ix.docs[d.ID]; vecs[i] != nil && (e == nil || e.vecPos < 0) {
@@ -188,7 +204,7 @@ func (ix *Index) Add(ctx context.Context, docs ...Doc) error {
 			e = &entry{vecPos: -1}
 			ix.docs[d.ID] = e
 		}
-		e.source, e.text, e.time = d.Source, d.Text, d.Time
+		e.source, e.text, e.time, e.fp = d.Source, d.Text, d.Time, fps[i]
 		switch {
 		case vecs[i] != nil && e.vecPos >= 0:
 			ix.vecs.set(e.vecPos, vecs[i])
@@ -198,9 +214,6 @@ func (ix *Index) Add(ctx context.Context, docs ...Doc) error {
 			ix.removeVec(e)
 		}
 	}
-	ix.clearDF()
-	ix.log.Debug("index add", "docs", len(docs), "total", len(ix.docs), "shards", len(ix.shards), "took", time.Since(start))
-	return nil
 }
 
 // prepare validates docs, drops all but the last doc per ID and returns the

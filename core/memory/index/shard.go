@@ -39,10 +39,35 @@ func openShards(n int) ([]*shard, error) {
 	return out, nil
 }
 
-// openShard opens one private in-memory database with a single connection
+// openShard opens one private in-memory database with an empty FTS5 table.
+func openShard() (*shard, error) {
+	db, err := openDB()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Exec(createChunks); err != nil {
+		db.Close()
+		if strings.Contains(err.Error(), "no such module") {
+			return nil, fmt.Errorf("this SQLite build has no FTS5 module, which memory search needs: %w", err)
+		}
+		return nil, fmt.Errorf("create fts5 table: %w", err)
+	}
+	if _, err := db.Exec(fmt.Sprintf(`INSERT INTO chunks(chunks, rank) VALUES ('hashsize', %d)`, ftsHashSize)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("set up fts5 table: %w", err)
+	}
+	return &shard{db: db}, nil
+}
+
+// createChunks creates a shard's FTS5 table. A change here changes what a
+// snapshot holds: bump snapshotVersion.
+const createChunks = `CREATE VIRTUAL TABLE chunks USING fts5(text, content='', contentless_delete=1,
+		tokenize='unicode61 remove_diacritics 2')`
+
+// openDB opens one private in-memory database with a single connection
 // (each connection to ":memory:" would be a different database) and
 // temp_store=MEMORY so even sorts spill to memory, never to a temp file.
-func openShard() (*shard, error) {
+func openDB() (*sql.DB, error) {
 	var name [12]byte
 	if _, err := rand.Read(name[:]); err != nil {
 		return nil, fmt.Errorf("name in-memory database: %w", err)
@@ -57,19 +82,7 @@ func openShard() (*shard, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	if _, err := db.Exec(`CREATE VIRTUAL TABLE chunks USING fts5(text, content='', contentless_delete=1,
-		tokenize='unicode61 remove_diacritics 2')`); err != nil {
-		db.Close()
-		if strings.Contains(err.Error(), "no such module") {
-			return nil, fmt.Errorf("this SQLite build has no FTS5 module, which memory search needs: %w", err)
-		}
-		return nil, fmt.Errorf("create fts5 table: %w", err)
-	}
-	if _, err := db.Exec(fmt.Sprintf(`INSERT INTO chunks(chunks, rank) VALUES ('hashsize', %d)`, ftsHashSize)); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("set up fts5 table: %w", err)
-	}
-	return &shard{db: db}, nil
+	return db, nil
 }
 
 // closeShards closes every shard, returning the errors joined.
