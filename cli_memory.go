@@ -92,6 +92,19 @@ func printMemoryStatus(w io.Writer, st api.MemoryStatus) {
 	if !st.LastSync.IsZero() {
 		fmt.Fprintf(w, "Synced:    %s\n", st.LastSync.Local().Format(time.DateTime))
 	}
+	switch st.IndexFrom {
+	case "snapshot":
+		fmt.Fprintf(w, "Unlocked:  index loaded from its sealed snapshot in %d ms\n", st.OpenMillis)
+	case "rows":
+		fmt.Fprintf(w, "Unlocked:  index rebuilt in %d ms", st.OpenMillis)
+		if st.IndexNote != "" {
+			fmt.Fprintf(w, " (%s)", st.IndexNote)
+		}
+		fmt.Fprintln(w)
+	}
+	if st.SnapshotError != "" {
+		fmt.Fprintf(w, "Snapshot:  could not be saved: %s\n", st.SnapshotError)
+	}
 	if st.Damaged > 0 {
 		fmt.Fprintf(w, "Damaged:   %d stored chunks could not be opened and were skipped (genos memory reindex rebuilds them)\n", st.Damaged)
 	}

@@ -46,6 +46,16 @@ type MemoryStatus struct {
 	LastError  string    `json:"lastError,omitempty"`
 	// Damaged counts stored rows that could not be opened and were skipped.
 	Damaged int `json:"damaged,omitempty"`
+	// IndexFrom is how the index was built at unlock: "snapshot" (the
+	// sealed snapshot, reconciled with the rows) or "rows" (rebuilt);
+	// IndexNote says why, OpenMillis how long it took.
+	IndexFrom  string `json:"indexFrom,omitempty"`
+	IndexNote  string `json:"indexNote,omitempty"`
+	OpenMillis int64  `json:"openMillis,omitempty"`
+	// SnapshotSaved is when the index snapshot was last written since
+	// unlock; SnapshotError the last failure to write it.
+	SnapshotSaved time.Time `json:"snapshotSaved,omitzero"`
+	SnapshotError string    `json:"snapshotError,omitempty"`
 	// Cache reports the embedding cache, when there is an embedder.
 	CacheEntries int   `json:"cacheEntries,omitempty"`
 	CacheHits    int64 `json:"cacheHits,omitempty"`

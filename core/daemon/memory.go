@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +30,34 @@ import (
 // embedCacheKeyRef names the secret keying the embedding cache's row keys,
 // so a row key reveals nothing about the text without the vault.
 const embedCacheKeyRef = "embed.cacheKey"
+
+// memorySnapshotDir holds the sealed snapshots of the memory search index,
+// one per agent. It is outside workspace/ on purpose: those are whole sealed
+// files, these a sequence of sealed pieces.
+const memorySnapshotDir = "memory"
+
+// MemorySnapshotFile is where the sealed snapshot of agentID's memory index
+// is kept.
+func MemorySnapshotFile(stateDir, agentID string) string {
+	return filepath.Join(stateDir, memorySnapshotDir, agentID+".idx")
+}
+
+// removeMemorySnapshots deletes every index snapshot: after a rekey or the
+// vault's creation they are under the wrong key (or none), and the next
+// unlock rebuilds them from the rows.
+func removeMemorySnapshots(stateDir string) error {
+	paths, err := filepath.Glob(filepath.Join(stateDir, memorySnapshotDir, "*.idx"))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range paths {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // embedWait bounds how long a message waits for its embedding: a slow or
 // hung embedder must not hold the reply up; the message then goes on with
@@ -91,12 +122,13 @@ func (d *Daemon) openMemory(ctx context.Context, e *engine, workspace string) (*
 		m.emb, m.closer = m.cache, closer
 	}
 	opts := memory.Options{
-		AgentID:   e.info.ID,
-		Workspace: workspace,
-		DB:        d.db,
-		Embedder:  m.emb,
-		Logger:    m.log,
-		Search:    memory.SearchOptions{HalfLife: halfLife(c)},
+		AgentID:      e.info.ID,
+		Workspace:    workspace,
+		DB:           d.db,
+		Embedder:     m.emb,
+		Logger:       m.log,
+		Search:       memory.SearchOptions{HalfLife: halfLife(c)},
+		SnapshotPath: MemorySnapshotFile(d.opts.StateDir, e.info.ID),
 	}
 	if d.vault != nil {
 		opts.Sealer, opts.Codec = d.vault, d.vault.InlineCodec()
@@ -352,7 +384,9 @@ func (m *memoryParts) Search(ctx context.Context, p api.MemorySearchParams) (api
 func (m *memoryParts) Status(ctx context.Context) api.MemoryStatus {
 	st := m.mem.Status(ctx)
 	out := api.MemoryStatus{Notes: st.Notes, Chunks: st.Chunks, Embedder: st.Embedder, Dimensions: st.Dimensions,
-		Mode: st.Mode, Notice: m.statusNotice(st), LastSync: st.LastSync, LastError: st.LastError, Damaged: st.Damaged}
+		Mode: st.Mode, Notice: m.statusNotice(st), LastSync: st.LastSync, LastError: st.LastError, Damaged: st.Damaged,
+		IndexFrom: st.IndexFrom, IndexNote: st.IndexNote, OpenMillis: st.OpenDuration.Milliseconds(),
+		SnapshotSaved: st.SnapshotSaved, SnapshotError: st.SnapshotError}
 	if m.cache != nil {
 		cs := m.cache.Stats()
 		out.CacheHits, out.CacheMisses = int64(cs.Hits), int64(cs.Misses)
@@ -367,6 +401,10 @@ func (m *memoryParts) Status(ctx context.Context) api.MemoryStatus {
 func (m *memoryParts) Reindex(ctx context.Context) (api.MemoryStatus, error) {
 	if _, err := m.mem.Reindex(ctx); err != nil {
 		return api.MemoryStatus{}, err
+	}
+	// A full reindex is what the snapshot saves the next unlock from.
+	if err := m.mem.SaveSnapshot(ctx); err != nil {
+		m.log.Warn("could not save the memory index snapshot", "err", err)
 	}
 	return m.Status(ctx), nil
 }

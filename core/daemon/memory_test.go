@@ -305,6 +305,12 @@ func TestCanaryMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	needles := [][]byte{[]byte(noteMarker), []byte(queryMarker), []byte(userMarker), vectorBytes(vecs[0][:8])}
+	if err := r.d.engine().memory.mem.SaveSnapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(MemorySnapshotFile(dir, r.d.engine().info.ID)); err != nil {
+		t.Fatalf("no index snapshot to scan: %v", err)
+	}
 	if _, err := r.c.VaultLock(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -347,4 +353,61 @@ func vectorBytes(v []float32) []byte {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
 	}
 	return b
+}
+
+// TestMemorySnapshotAcrossUnlock: the second unlock loads the index from
+// its sealed snapshot; a rekey drops the snapshot (it was under the old
+// key) and the next unlock rebuilds from the rows.
+func TestMemorySnapshotAcrossUnlock(t *testing.T) {
+	dir := t.TempDir()
+	m := modeltest.New()
+	defer m.Close()
+	e := newEmbedServer(t)
+	configureMemory(t, dir, m, e)
+	r := startDaemon(t, dir, Options{})
+	defer r.stop()
+	ctx := context.Background()
+	if _, err := r.c.VaultCreate(ctx, api.VaultUnlockParams{Passphrase: testPass}); err != nil {
+		t.Fatal(err)
+	}
+	waitMemory(t, r.d)
+	writeNote(t, r.d, dir, "MEMORY.md", "# Memory\n\n## Car\n\nThe car is a blue 2019 Corolla, plate 68-KLM-3.\n")
+	if _, err := r.c.MemoryReindex(ctx); err != nil { // saves the snapshot too
+		t.Fatal(err)
+	}
+	snap := MemorySnapshotFile(dir, r.d.engine().info.ID)
+	if _, err := os.Stat(snap); err != nil {
+		t.Fatalf("reindex did not save the snapshot: %v", err)
+	}
+	relock := func(pass string) api.MemoryStatus {
+		t.Helper()
+		if _, err := r.c.VaultLock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.c.VaultUnlock(ctx, api.VaultUnlockParams{Passphrase: pass}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.c.MemorySearch(ctx, api.MemorySearchParams{Query: "which car plate"})
+		if err != nil || len(res.Hits) == 0 || !strings.Contains(res.Hits[0].Text, "68-KLM-3") {
+			t.Fatalf("search after unlock = %+v, %v", res, err)
+		}
+		st, err := r.c.MemoryStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st := relock(testPass); st.IndexFrom != "snapshot" {
+		t.Fatalf("second unlock: index from %q (%s), want the snapshot", st.IndexFrom, st.IndexNote)
+	}
+	const newPass = "a different and long passphrase"
+	if _, err := r.c.VaultRekey(ctx, api.VaultRekeyParams{Passphrase: testPass, NewPassphrase: newPass}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(snap); err == nil {
+		t.Error("the snapshot sealed under the old key survived the rekey")
+	}
+	if st := relock(newPass); st.IndexFrom != "rows" {
+		t.Fatalf("unlock after rekey: index from %q, want a rebuild from the rows", st.IndexFrom)
+	}
 }

@@ -130,6 +130,11 @@ func migrateState(ctx context.Context, dir string, db *store.DB, v *vault.Vault,
 // (rekey). It returns how many files or rows it rewrote.
 func resealState(ctx context.Context, dir string, db *store.DB, v *vault.Vault, all bool) (int, error) {
 	n := 0
+	// Index snapshots are caches: rather than re-seal them, drop them and
+	// let the next unlock write them under the current key.
+	if err := removeMemorySnapshots(dir); err != nil {
+		return n, fmt.Errorf("remove memory index snapshots: %w", err)
+	}
 	moved, err := moveSecrets(dir, v)
 	if err != nil {
 		return n, err

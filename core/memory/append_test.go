@@ -213,7 +213,9 @@ func TestPrefetchTOON(t *testing.T) {
 		r.Score != float64(int(p.Hits[0].Score*100+0.5))/100 {
 		t.Errorf("first row %+v (score %v)", r, p.Hits[0].Score)
 	}
-	if p.Tokens == 0 || p.JSONTokens <= p.Tokens {
+	// TOON states the field names once: never more than JSON, less as soon
+	// as there are several rows.
+	if p.Tokens == 0 || p.JSONTokens < p.Tokens || (len(p.Hits) > 1 && p.JSONTokens == p.Tokens) {
 		t.Errorf("tokens: TOON %d, JSON %d", p.Tokens, p.JSONTokens)
 	}
 

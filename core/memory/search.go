@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/genos-project/genos/core/memory/index"
+	"github.com/genos-project/genos/core/rank"
 	"github.com/genos-project/genos/core/tokens"
 	"github.com/genos-project/genos/core/toon"
 )
@@ -173,7 +174,14 @@ func (m *Memory) Prefetch(ctx context.Context, text string, vec []float32) (Pref
 	}
 	mode := index.ModeHybrid
 	if vec == nil {
+		// Keywords alone: match on content words only. Fused scores are
+		// rank-based, so the score gate cannot tell a note that shares
+		// only "the" with the message from a real match; a message of
+		// nothing but function words ("is it?") prefetches nothing.
 		mode = index.ModeBM25
+		if text = rank.ContentWords(text); text == "" {
+			return Prefetch{}, nil
+		}
 	}
 	hits, err := m.search(ctx, SearchRequest{Text: text, Vector: vec, Mode: mode,
 		Limit: m.o.Search.PrefetchLimit, MinScore: m.o.Search.PrefetchMinScore},
