@@ -462,6 +462,9 @@ func (r *Runner) summariseBatch(ctx context.Context, cr CompactRun, earlier, con
 // fails with ErrContextFull rather than sending a request the provider
 // would reject. It returns the messages the model should now see.
 func (r *Runner) autoCompact(ctx context.Context, run Run, system string, specs []model.ToolSpec, history []chat.Record, msgs []chat.Message, emit func(Event)) ([]chat.Message, error) {
+	if promptBound(system, msgs, specs) <= r.contextWindow()-r.reserveTokens() {
+		return msgs, nil // cannot be over: skip tokenising the whole history on every turn
+	}
 	need := estimatePrompt(system, msgs, specs)
 	if need <= r.contextWindow()-r.reserveTokens() {
 		return msgs, nil
@@ -512,6 +515,23 @@ const (
 )
 
 // estimatePrompt estimates the prompt tokens of one model request.
+// promptBound is an upper bound of estimatePrompt computed from lengths
+// alone: the estimate never counts more than two tokens per byte (one per
+// byte for text, a little more only for runs of stray non-UTF-8 bytes).
+func promptBound(system string, msgs []chat.Message, specs []model.ToolSpec) int {
+	n := len(system)
+	for _, m := range msgs {
+		n += perMessageTokens + len(m.Content)
+		for _, c := range m.ToolCalls {
+			n += perMessageTokens + len(c.Name) + len(c.Arguments)
+		}
+	}
+	for _, s := range specs {
+		n += perToolTokens + len(s.Name) + len(s.Description) + len(s.Parameters)
+	}
+	return 2 * n
+}
+
 func estimatePrompt(system string, msgs []chat.Message, specs []model.ToolSpec) int {
 	n := tokens.Estimate(system)
 	for _, m := range msgs {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/genos-project/genos/core/chat"
+	"github.com/genos-project/genos/core/model"
 	"github.com/genos-project/genos/core/model/modeltest"
 	"github.com/genos-project/genos/core/policy"
 	"github.com/genos-project/genos/core/session"
@@ -664,5 +665,19 @@ func TestCompactSkipsWhatIsNotWorthIt(t *testing.T) {
 	}
 	if len(f.srv.Requests()) != n {
 		t.Error("a compaction not worth doing called the model")
+	}
+}
+
+func TestPromptBoundIsAnUpperBound(t *testing.T) {
+	texts := []string{"", "hello world", "\xff\xfe\xfd", "日本語のテキスト", `{"a":[1,2,3]}`, strings.Repeat("x\n", 50), "a b c d e f"}
+	for _, sys := range texts {
+		for _, content := range texts {
+			msgs := []chat.Message{{Role: chat.RoleUser, Content: content},
+				{Role: chat.RoleAssistant, ToolCalls: []chat.ToolCall{{Name: "read", Arguments: json.RawMessage(`{"path":"` + content + `"}`)}}}}
+			specs := []model.ToolSpec{{Name: "t", Description: content, Parameters: json.RawMessage(`{"type":"object"}`)}}
+			if b, e := promptBound(sys, msgs, specs), estimatePrompt(sys, msgs, specs); b < e {
+				t.Errorf("bound %d < estimate %d for %q / %q", b, e, sys, content)
+			}
+		}
 	}
 }
