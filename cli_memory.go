@@ -1,33 +1,50 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/genos-project/genos/core/api"
+	"github.com/genos-project/genos/core/config"
+	"github.com/genos-project/genos/core/daemon"
+	"github.com/genos-project/genos/core/vault"
 )
 
 const memoryUsage = `usage: genos memory search [--limit N] [--mode hybrid|bm25|vector] QUERY...
        genos memory status
        genos memory reindex
+       genos memory embedder none|openai|onnx [flags]
 
   search    search the agent's memory notes (MEMORY.md and memory/*.md)
   status    how many notes and chunks are indexed, and with which embedder
-  reindex   chunk and embed every note again (after changing the embedder)`
+  reindex   chunk and embed every note again
+  embedder  choose what turns notes into vectors for semantic search:
+              none     keywords only (the default)
+              openai   any OpenAI-compatible /v1/embeddings server:
+                       --base-url URL (default OpenAI's; Ollama: http://127.0.0.1:11434/v1)
+                       --model NAME, [--api-key-env VAR] (a remote server's key is asked for otherwise),
+                       [--dimensions N]
+              onnx     a local BERT-family model: --onnx-model PATH (vocab.txt beside it)
+            The embedder is tried once before it is saved (--no-check skips that).`
 
 const sessionsUsage = `usage: genos sessions compact [SESSION_KEY]
 
   compact   summarise the older turns of a session (default: the main session) now`
 
 // runMemory implements `genos memory ...`.
-func runMemory(ctx context.Context, args []string, stdout io.Writer) error {
+func runMemory(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(memoryUsage)
+	}
+	if args[0] == "embedder" {
+		return runEmbedder(ctx, args[1:], stdin, stdout)
 	}
 	var search api.MemorySearchParams
 	switch args[0] {
@@ -160,4 +177,79 @@ func runSessions(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, "Nothing to compact yet.")
 	}
 	return nil
+}
+
+// runEmbedder implements `genos memory embedder ...`: it checks the
+// embedder, then writes it to the (sealed) config, like genos setup does
+// for the model.
+func runEmbedder(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(memoryUsage)
+	}
+	var s daemon.EmbedderSetup
+	switch args[0] {
+	case "none":
+	case config.EmbedderOpenAI, config.EmbedderONNX:
+		s.Kind = args[0]
+	default:
+		return fmt.Errorf("unknown embedder %q\n%s", args[0], memoryUsage)
+	}
+	fs := flag.NewFlagSet("memory embedder", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&s.BaseURL, "base-url", "", "")
+	fs.StringVar(&s.Model, "model", "", "")
+	fs.StringVar(&s.APIKeyEnv, "api-key-env", "", "")
+	fs.IntVar(&s.Dimensions, "dimensions", 0, "")
+	fs.StringVar(&s.ONNXModel, "onnx-model", "", "")
+	noCheck := fs.Bool("no-check", false, "")
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 {
+		return fmt.Errorf("%v\n%s", orArgs(err, fs.Args()), memoryUsage)
+	}
+	dir, err := stateDir()
+	if err != nil {
+		return err
+	}
+	in := bufio.NewReader(stdin)
+	if s.Kind == config.EmbedderOpenAI && s.APIKeyEnv == "" && !isLoopbackURL(s.BaseURL) {
+		s.APIKey = readSecret(stdout, in, stdin, "API key of the embeddings server (input hidden)")
+		if s.APIKey == "" {
+			return errors.New("a remote embeddings server needs an API key (or --api-key-env)")
+		}
+	}
+	if s.Kind != "" && !*noCheck {
+		fmt.Fprintln(stdout, "Checking the embedder…")
+		name, dims, err := daemon.CheckEmbedder(ctx, dir, s)
+		if err != nil {
+			return fmt.Errorf("the embedder does not work: %w", err)
+		}
+		fmt.Fprintf(stdout, "It answers: %s, %d dimensions.\n", name, dims)
+	}
+	var v *vault.Vault
+	if daemon.HasVault(dir) {
+		p, ok := os.LookupEnv("GENOS_VAULT_PASSPHRASE")
+		if !ok || p == "" {
+			p = readSecret(stdout, in, stdin, "Vault passphrase")
+		}
+		if v, err = daemon.OpenVault(dir, []byte(p)); err != nil {
+			return err
+		}
+		defer v.Lock()
+	}
+	if err := daemon.SaveEmbedder(dir, s, v); err != nil {
+		return err
+	}
+	if s.Kind == "" {
+		fmt.Fprintln(stdout, "Saved: no embedder; memory search uses keywords only.")
+	} else {
+		fmt.Fprintf(stdout, "Saved: %s embedder.\n", s.Kind)
+	}
+	fmt.Fprintln(stdout, "A running Genos uses it after a restart or the next vault unlock; notes are then embedded in the background.")
+	return nil
+}
+
+func orArgs(err error, rest []string) error {
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("unexpected arguments %q", rest)
 }

@@ -41,6 +41,8 @@ Usage:
                              let someone who messaged your assistant talk to it
   genos memory search QUERY|status|reindex
                              search the assistant's memory notes, or see how they are indexed
+  genos memory embedder none|openai|onnx
+                             choose the embedder for semantic memory search (see genos memory)
   genos sessions compact [KEY]
                              summarise a session's older turns now (also /compact in a chat)
   genos version              print the version
@@ -94,7 +96,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "pairing":
 		err = runPairing(ctx, args, stdout)
 	case "memory":
-		err = runMemory(ctx, args, stdout)
+		err = runMemory(ctx, args, stdin, stdout)
 	case "sessions":
 		err = runSessions(ctx, args, stdout)
 	case "version", "--version", "-v":

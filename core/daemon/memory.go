@@ -97,7 +97,7 @@ func (d *Daemon) openMemory(ctx context.Context, e *engine, workspace string) (*
 	c := e.cfg.Memory
 	m := &memoryParts{prefetch: !c.NoPrefetch, filterOn: !c.NoToolFilter, db: d.db, log: d.log.With("part", "memory"),
 		ready: make(chan struct{})}
-	inner, closer, err := d.newEmbedder(c, e.secrets)
+	inner, closer, err := newEmbedder(c, d.opts.StateDir, d.log, e.secrets.Get)
 	switch {
 	case err != nil:
 		m.notice = "the embedder is not in use: " + err.Error() + "; memory search uses keywords only (BM25)"
@@ -280,8 +280,9 @@ func (m *memoryParts) Augment(ctx context.Context, req agent.AugmentRequest) (ag
 	return out, nil
 }
 
-// newEmbedder builds the configured embedder, or nil when none is.
-func (d *Daemon) newEmbedder(c config.Memory, secrets *config.Secrets) (embed.Embedder, io.Closer, error) {
+// newEmbedder builds the configured embedder, or nil when none is; secret
+// looks up the API key memory.apiKeyRef names.
+func newEmbedder(c config.Memory, stateDir string, log *slog.Logger, secret func(string) (string, bool)) (embed.Embedder, io.Closer, error) {
 	switch c.Embedder {
 	case "":
 		return nil, nil, nil
@@ -289,7 +290,7 @@ func (d *Daemon) newEmbedder(c config.Memory, secrets *config.Secrets) (embed.Em
 		key := ""
 		switch {
 		case c.APIKeyRef != "":
-			v, ok := secrets.Get(c.APIKeyRef)
+			v, ok := secret(c.APIKeyRef)
 			if !ok {
 				return nil, nil, fmt.Errorf("the secret %q named by memory.apiKeyRef does not exist", c.APIKeyRef)
 			}
@@ -300,10 +301,10 @@ func (d *Daemon) newEmbedder(c config.Memory, secrets *config.Secrets) (embed.Em
 				return nil, nil, fmt.Errorf("the environment variable %s named by memory.apiKeyEnv is empty", c.APIKeyEnv)
 			}
 		}
-		e, err := embed.NewOpenAI(embed.OpenAIOptions{BaseURL: c.BaseURL, APIKey: key, Model: c.Model, Dimensions: c.Dimensions, Logger: d.log})
+		e, err := embed.NewOpenAI(embed.OpenAIOptions{BaseURL: c.BaseURL, APIKey: key, Model: c.Model, Dimensions: c.Dimensions, Logger: log})
 		return e, nil, err
 	case config.EmbedderONNX:
-		e, err := onnx.New(onnx.Options{ModelPath: c.ONNXModelPath(d.opts.StateDir)})
+		e, err := onnx.New(onnx.Options{ModelPath: c.ONNXModelPath(stateDir)})
 		if err != nil {
 			return nil, nil, err
 		}

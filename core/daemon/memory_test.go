@@ -411,3 +411,65 @@ func TestMemorySnapshotAcrossUnlock(t *testing.T) {
 		t.Fatalf("unlock after rekey: index from %q, want a rebuild from the rows", st.IndexFrom)
 	}
 }
+
+// TestEmbedderSetup: the embedder is tried before it is saved, saved into
+// the sealed config with its key in the vault, and "none" clears it.
+func TestEmbedderSetup(t *testing.T) {
+	dir := t.TempDir()
+	e := newEmbedServer(t)
+	ctx := context.Background()
+	s := EmbedderSetup{Kind: config.EmbedderOpenAI, BaseURL: e.URL(), Model: "bag-of-words", APIKey: "sk-embed-canary-91"}
+	name, dims, err := CheckEmbedder(ctx, dir, s)
+	if err != nil || dims != testEmbedDims || !strings.Contains(name, "bag-of-words") {
+		t.Fatalf("check = %q, %d, %v", name, dims, err)
+	}
+	if _, _, err := CheckEmbedder(ctx, dir, EmbedderSetup{Kind: config.EmbedderOpenAI, BaseURL: e.URL() + "/nowhere", Model: "m"}); err == nil {
+		t.Error("a URL that does not answer passed the check")
+	}
+	if _, _, err := CheckEmbedder(ctx, dir, EmbedderSetup{Kind: config.EmbedderOpenAI, BaseURL: e.URL()}); err == nil || !strings.Contains(err.Error(), "memory.model") {
+		t.Errorf("a missing model: %v", err)
+	}
+
+	if err := InitVault(ctx, dir, []byte(testPass)); err != nil {
+		t.Fatal(err)
+	}
+	if err := SaveEmbedder(dir, s, nil); err == nil {
+		t.Fatal("saved into a vaulted state dir without the vault")
+	}
+	v, err := OpenVault(dir, []byte(testPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Lock()
+	if err := SaveEmbedder(dir, s, v); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadSealed(paths.ConfigFile(dir), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := cfg.Memory; m.Embedder != config.EmbedderOpenAI || m.Model != "bag-of-words" || m.APIKeyRef != embedKeyRef {
+		t.Fatalf("memory config = %+v", m)
+	}
+	secrets, err := config.OpenSecretsSealed(paths.VaultSecretsFile(dir), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := secrets.Get(embedKeyRef); k != "sk-embed-canary-91" {
+		t.Errorf("stored key = %q", k)
+	}
+	filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if err == nil && de.Type().IsRegular() {
+			if data, _ := os.ReadFile(p); bytes.Contains(data, []byte("sk-embed-canary-91")) {
+				t.Errorf("%s holds the embedder key in plaintext", p)
+			}
+		}
+		return nil
+	})
+	if err := SaveEmbedder(dir, EmbedderSetup{}, v); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, _ = config.LoadSealed(paths.ConfigFile(dir), v); cfg.Memory.Embedder != "" || cfg.Memory.BaseURL != "" || cfg.Memory.APIKeyRef != "" {
+		t.Errorf("none left %+v", cfg.Memory)
+	}
+}
