@@ -75,6 +75,10 @@ func TestAugmentAddsMemoriesAndFiltersTools(t *testing.T) {
 	if res.Usage.ToolTokensSaved != 123 || res.Usage.MemoryTokens != 45 {
 		t.Errorf("usage = %+v, want the augmentation's accounting", res.Usage)
 	}
+	recs := f.records(t)
+	if u := recs[len(recs)-1].Usage; u == nil || u.ToolTokensSaved != 123 || u.MemoryTokens != 45 {
+		t.Errorf("the reply's usage record = %+v, want what its request saved and spent", u)
+	}
 }
 
 func TestAugmentFailureKeepsEveryTool(t *testing.T) {

@@ -247,8 +247,6 @@ func (r *Runner) Run(ctx context.Context, run Run) (Result, error) {
 		maxRounds = 16
 	}
 	var res Result
-	res.Usage.ToolTokensSaved = int64(aug.ToolTokensSaved)
-	res.Usage.MemoryTokens = int64(aug.MemoryTokens)
 	for round := 1; round <= maxRounds; round++ {
 		res.Rounds = round
 		var partial []byte
@@ -264,9 +262,12 @@ func (r *Runner) Run(ctx context.Context, run Run) (Result, error) {
 		if err != nil {
 			return res, r.stop(ctx, err, string(partial), appendRec)
 		}
-		res.Usage.Add(resp.Usage)
-		res.StopReason = resp.StopReason
+		// Each request was sent with the filtered tools and the memory
+		// block, so each one's usage says what they saved and cost.
 		usage := resp.Usage
+		usage.ToolTokensSaved, usage.MemoryTokens = int64(aug.ToolTokensSaved), int64(aug.MemoryTokens)
+		res.Usage.Add(usage)
+		res.StopReason = resp.StopReason
 		rec := chat.Record{
 			Role:      chat.RoleAssistant,
 			Content:   resp.Message.Content,
