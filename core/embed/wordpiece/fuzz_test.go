@@ -1,6 +1,7 @@
 package wordpiece
 
 import (
+	"bytes"
 	"testing"
 	"unicode/utf8"
 )
@@ -41,6 +42,25 @@ func FuzzEncode(f *testing.F) {
 					t.Fatalf("bad token %q", tok)
 				}
 			}
+		}
+	})
+}
+
+// FuzzNew loads arbitrary bytes as a vocab.txt: a file the user installed
+// may be anything. It must load or fail cleanly, and a loaded vocabulary
+// must encode text without panicking.
+func FuzzNew(f *testing.F) {
+	f.Add([]byte("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n##s\n"))
+	f.Add([]byte("[UNK]\r\n[CLS]\r\n[SEP]\r\n\r\n"))
+	f.Add([]byte("\x00\xff\n\n\n"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, vocab []byte) {
+		tk, err := New(bytes.NewReader(vocab), Options{Lowercase: true})
+		if err != nil {
+			return
+		}
+		if _, err := tk.Encode("hellos world, UNwanted!", 16); err != nil {
+			t.Fatalf("a loaded vocabulary failed to encode: %v", err)
 		}
 	})
 }
