@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -70,18 +69,14 @@ func SaveEmbedder(stateDir string, s EmbedderSetup, v *vault.Vault) error {
 	} else if HasVault(stateDir) {
 		return fmt.Errorf("save embedder: this state directory has a vault: %w", vault.ErrLocked)
 	}
-	path := paths.ConfigFile(stateDir)
-	cfg, err := config.LoadSealed(path, sealer)
-	if errors.Is(err, config.ErrNoConfig) {
-		cfg = config.Default()
-	} else if err != nil {
-		return err
-	}
-	applyEmbedder(cfg, s)
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	if s.APIKey != "" {
+	return updateConfig(stateDir, sealer, func(cfg *config.Config) error {
+		applyEmbedder(cfg, s)
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		if s.APIKey == "" {
+			return nil
+		}
 		secrets, err := config.OpenSecretsSealed(secretsPath, sealer)
 		if err != nil {
 			return err
@@ -89,8 +84,8 @@ func SaveEmbedder(stateDir string, s EmbedderSetup, v *vault.Vault) error {
 		if err := secrets.Set(embedKeyRef, s.APIKey); err != nil {
 			return fmt.Errorf("save the embedder's API key: %w", err)
 		}
-	}
-	return config.SaveSealed(path, cfg, sealer)
+		return nil
+	})
 }
 
 func applyEmbedder(c *config.Config, s EmbedderSetup) {

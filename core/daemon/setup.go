@@ -33,6 +33,24 @@ func SaveSetup(stateDir string, s Setup, v *vault.Vault) error {
 
 // saveSetup validates s against the config on disk and saves config and key.
 func saveSetup(stateDir string, s Setup, sealer config.Sealer, secrets *config.Secrets) error {
+	return updateConfig(stateDir, sealer, func(cfg *config.Config) error {
+		applySetup(cfg, s)
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		if s.APIKey != "" {
+			if err := secrets.Set(apiKeyRef, s.APIKey); err != nil {
+				return fmt.Errorf("save API key: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// updateConfig loads the state dir's config (the defaults when there is
+// none), lets edit change and validate it, and saves it (sealed with
+// sealer when there is one) unless edit fails.
+func updateConfig(stateDir string, sealer config.Sealer, edit func(*config.Config) error) error {
 	path := paths.ConfigFile(stateDir)
 	cfg, err := config.LoadSealed(path, sealer)
 	if errors.Is(err, config.ErrNoConfig) {
@@ -40,14 +58,8 @@ func saveSetup(stateDir string, s Setup, sealer config.Sealer, secrets *config.S
 	} else if err != nil {
 		return err
 	}
-	applySetup(cfg, s)
-	if err := cfg.Validate(); err != nil {
+	if err := edit(cfg); err != nil {
 		return err
-	}
-	if s.APIKey != "" {
-		if err := secrets.Set(apiKeyRef, s.APIKey); err != nil {
-			return fmt.Errorf("save API key: %w", err)
-		}
 	}
 	if err := config.SaveSealed(path, cfg, sealer); err != nil {
 		return err
