@@ -85,6 +85,10 @@ type memoryParts struct {
 	log      *slog.Logger
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+	// lastWarn is the last embedding failure logged, so an embedder that
+	// is down is reported once, not on every message.
+	warnMu   sync.Mutex
+	lastWarn string
 	// ready is closed when the background sync and filter build are over
 	// (for tests and the bench, which must not count their requests).
 	ready chan struct{}
@@ -260,9 +264,10 @@ func (m *memoryParts) Augment(ctx context.Context, req agent.AugmentRequest) (ag
 			return agent.Augmentation{}, ctx.Err()
 		case err != nil:
 			// Keywords still work; the vector-only parts sit this one out.
-			m.log.Warn("could not embed the message, using keywords for it", "err", err)
+			m.warnOnce("could not embed the message, using keywords for it", err)
 		case len(vs) == 1:
 			vec = vs[0]
+			m.warnOnce("", nil)
 		}
 	}
 	var out agent.Augmentation
@@ -278,6 +283,21 @@ func (m *memoryParts) Augment(ctx context.Context, req agent.AugmentRequest) (ag
 		out.Tools, out.ToolTokensSaved = sel.Tools, sel.TokensSaved
 	}
 	return out, nil
+}
+
+// warnOnce logs err unless it is the same as the last one logged; a
+// success in between (err nil) resets it.
+func (m *memoryParts) warnOnce(msg string, err error) {
+	m.warnMu.Lock()
+	defer m.warnMu.Unlock()
+	if err == nil {
+		m.lastWarn = ""
+		return
+	}
+	if err.Error() != m.lastWarn {
+		m.lastWarn = err.Error()
+		m.log.Warn(msg, "err", err)
+	}
 }
 
 // newEmbedder builds the configured embedder, or nil when none is; secret
