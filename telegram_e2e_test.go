@@ -677,3 +677,40 @@ func TestTelegramPeerGetsNoMemories(t *testing.T) {
 		}
 	}
 }
+
+// TestTelegramCompactKeepsPeerOutOfMemory: /compact from a peer compacts
+// their session, but its memory-flush turn is not offered memory_write: what
+// people other than the owner said never goes into the owner's memory.
+func TestTelegramCompactKeepsPeerOutOfMemory(t *testing.T) {
+	e := startTelegramDaemon(t, config.Channel{AllowFrom: []string{"555"}}, nil)
+	e.enable(t)
+	long := strings.Repeat("we talked about the trip to Lisbon and the hotel near the river ", 12)
+	lastSays := func(want string) {
+		t.Helper()
+		e.fake.WaitFor(fmt.Sprintf("chat 555 to end with %.40q", want), func() bool {
+			sent := e.fake.Sent(555)
+			return len(sent) > 0 && strings.Contains(sent[len(sent)-1].Visible, want)
+		})
+	}
+	for i := range 6 {
+		text := fmt.Sprintf("message %d: %s", i, long)
+		e.fake.Queue(dmFrom(100+i, 555, text))
+		lastSays(fmt.Sprintf("echo: message %d:", i))
+	}
+	summary, _ := json.Marshal(map[string][]string{"facts_and_decisions": {"talked about Lisbon"}, "current_state": {},
+		"constraints": {}, "open_questions": {}, "preferences": {}, "next_steps": {}})
+	e.model.SetDefault(func(req modeltest.RecordedRequest) modeltest.Reply {
+		if len(req.Tools) == 0 && strings.Contains(req.System, "summar") {
+			return modeltest.Reply{Text: string(summary)}
+		}
+		return modeltest.Echo(req)
+	})
+	before := len(chatRequests(e.model))
+	e.fake.Queue(dmFrom(200, 555, "/compact"))
+	lastSays("Compacted")
+	for _, req := range chatRequests(e.model)[before:] {
+		if slices.Contains(req.Tools, "memory_write") {
+			t.Errorf("the compaction of a peer's session offered memory_write: %v", req.Tools)
+		}
+	}
+}

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/genos-project/genos/core/agent"
 	"github.com/genos-project/genos/core/api"
+	"github.com/genos-project/genos/core/policy"
 	"github.com/genos-project/genos/core/session"
 )
 
@@ -22,8 +24,10 @@ func isCompactCommand(text string) bool {
 
 // compact runs a manual compaction of key once the session's earlier runs
 // are done (ticket is its place in the session's line); onStart hears when
-// its turn came.
-func (s *Server) compact(ctx context.Context, e *Engine, id string, key session.Key, ticket *session.Ticket, provider agent.Provider, modelName string, onStart func(context.Context)) (agent.CompactResult, error) {
+// its turn came. rules are the tool rules of the session's runs (nil: the
+// runner's own).
+func (s *Server) compact(ctx context.Context, e *Engine, id string, key session.Key, ticket *session.Ticket, provider agent.Provider, modelName string, rules *policy.Rules, onStart func(context.Context)) (agent.CompactResult, error) {
+	rules = compactRules(e, key, rules)
 	var res agent.CompactResult
 	err := ticket.Do(ctx, func(ctx context.Context) error {
 		if onStart != nil {
@@ -41,10 +45,27 @@ func (s *Server) compact(ctx context.Context, e *Engine, id string, key session.
 			Provider:   provider,
 			Model:      modelName,
 			Trigger:    agent.TriggerManual,
+			Rules:      rules,
 		})
 		return err
 	})
 	return res, err
+}
+
+// compactRules keeps the memory flush of a channel session away from the
+// owner's memory: what the people there said must not be written into it.
+// A channel run's own rules deny memory to non-owners already; a session
+// compacted over RPC gets the runner's rules without the memory category.
+func compactRules(e *Engine, key session.Key, rules *policy.Rules) *policy.Rules {
+	if rules != nil || key.Channel == "" {
+		return rules
+	}
+	r := policy.Rules{Categories: maps.Clone(e.Runner.Rules.Categories), Tools: maps.Clone(e.Runner.Rules.Tools)}
+	if r.Categories == nil {
+		r.Categories = map[string]policy.Mode{}
+	}
+	r.Categories[policy.PrivateCategory] = policy.ModeDeny
+	return &r
 }
 
 // compactMessage tells the person what a compaction did.
@@ -92,7 +113,7 @@ func (s *Server) sessionsCompact(ctx context.Context, c *conn, raw json.RawMessa
 	}
 	c.join(key.String())
 	ticket := s.opts.Queue.Reserve(key.String())
-	res, err := s.compact(ctx, e, newID("compact_"), key, ticket, provider, modelName, nil)
+	res, err := s.compact(ctx, e, newID("compact_"), key, ticket, provider, modelName, nil, nil)
 	if err != nil {
 		if errors.Is(err, agent.ErrBadSummary) {
 			return nil, api.Errorf(api.CodeUnavailable, "%s", compactError(err))

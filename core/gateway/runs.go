@@ -242,7 +242,7 @@ func (s *Server) execute(ctx context.Context, eng *Engine, runID string, key ses
 		sink = nopSink{}
 	}
 	if isCompactCommand(input.Content) {
-		s.executeCompact(ctx, eng, runID, key, provider, modelName, o.ticket, sink, emit)
+		s.executeCompact(ctx, eng, runID, key, provider, modelName, o, sink, emit)
 		return
 	}
 	var result agent.Result
@@ -301,8 +301,8 @@ func (s *Server) execute(ctx context.Context, eng *Engine, runID string, key ses
 // executeCompact serves /compact: the session is compacted in its turn and
 // the outcome is the run's reply. Nothing is appended for the command
 // itself; the compaction record tells the story.
-func (s *Server) executeCompact(ctx context.Context, eng *Engine, runID string, key session.Key, provider agent.Provider, modelName string, ticket *session.Ticket, sink replySink, emit func(api.ChatEvent)) {
-	res, err := s.compact(ctx, eng, runID, key, ticket, provider, modelName, sink.start)
+func (s *Server) executeCompact(ctx context.Context, eng *Engine, runID string, key session.Key, provider agent.Provider, modelName string, o runOpts, sink replySink, emit func(api.ChatEvent)) {
+	res, err := s.compact(ctx, eng, runID, key, o.ticket, provider, modelName, o.rules, sink.start)
 	switch {
 	case err == nil:
 		s.broadcast(api.EventSessionsChanged, map[string]string{"sessionKey": key.String()})
