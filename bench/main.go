@@ -16,7 +16,12 @@
 // process, without the binary (`-only vault`). The channels step sends
 // Telegram DMs through the binary's own adapter, long-polling a loopback Bot
 // API, and compares the memory of idle gateways with and without a
-// connected channel (`-only channels`). Targets are compared, never
+// connected channel (`-only channels`). The memory step (`-only memory`, in
+// process) scores retrieval on the labelled set in testdata/retrieval (BM25,
+// and vectors and hybrid when GENOS_BENCH_EMBED_URL or GENOS_BENCH_ONNX_MODEL
+// names a real embedder), times index builds, searches and unlocks at 10k
+// and 100k chunks, and counts the prompt tokens the tool filter and TOON
+// save. Targets are compared, never
 // asserted: the exit status is 1 only when something could not be
 // measured, not when a target is missed.
 package main
