@@ -113,6 +113,18 @@ func configureMemory(t *testing.T, dir string, m *modeltest.Server, e *embedServ
 	}
 }
 
+// memoryDaemon starts a daemon on a fresh state dir whose memory embeds
+// through a loopback embeddings server; the caller stops it.
+func memoryDaemon(t *testing.T) (string, *modeltest.Server, *embedServer, *running) {
+	t.Helper()
+	dir := t.TempDir()
+	m := modeltest.New()
+	t.Cleanup(m.Close)
+	e := newEmbedServer(t)
+	configureMemory(t, dir, m, e)
+	return dir, m, e, startDaemon(t, dir, Options{})
+}
+
 // waitMemory waits for the engine's background sync and filter build.
 func waitMemory(t *testing.T, d *Daemon) {
 	t.Helper()
@@ -138,12 +150,7 @@ func writeNote(t *testing.T, d *Daemon, dir, rel, text string) {
 // embedding request, whose vector serves both the memory prefetch (the
 // relevant note reaches the model's prompt) and the tool filter.
 func TestOneEmbeddingPerMessage(t *testing.T) {
-	dir := t.TempDir()
-	m := modeltest.New()
-	defer m.Close()
-	e := newEmbedServer(t)
-	configureMemory(t, dir, m, e)
-	r := startDaemon(t, dir, Options{})
+	dir, m, e, r := memoryDaemon(t)
 	defer r.stop()
 	waitMemory(t, r.d)
 	writeNote(t, r.d, dir, "MEMORY.md", "# Memory\n\n## Health\n\nMara's cardiologist is Dr. Lindqvist; jogging is fine below heart rate 150.\n")
@@ -192,12 +199,7 @@ func TestOneEmbeddingPerMessage(t *testing.T) {
 // through the gateway, and checks a note written by the agent's tool is
 // searchable at once.
 func TestMemoryRPC(t *testing.T) {
-	dir := t.TempDir()
-	m := modeltest.New()
-	defer m.Close()
-	e := newEmbedServer(t)
-	configureMemory(t, dir, m, e)
-	r := startDaemon(t, dir, Options{})
+	_, m, _, r := memoryDaemon(t)
 	defer r.stop()
 	waitMemory(t, r.d)
 	ctx := context.Background()
@@ -265,12 +267,7 @@ func TestMemoryWithoutEmbedder(t *testing.T) {
 // embedding cache all populated, no marker text and no vector bytes are
 // anywhere under the state dir, running or stopped.
 func TestCanaryMemory(t *testing.T) {
-	dir := t.TempDir()
-	m := modeltest.New()
-	defer m.Close()
-	e := newEmbedServer(t)
-	configureMemory(t, dir, m, e)
-	r := startDaemon(t, dir, Options{})
+	dir, m, _, r := memoryDaemon(t)
 	ctx := context.Background()
 	if _, err := r.c.VaultCreate(ctx, api.VaultUnlockParams{Passphrase: testPass}); err != nil {
 		t.Fatal(err)
@@ -359,12 +356,7 @@ func vectorBytes(v []float32) []byte {
 // its sealed snapshot; a rekey drops the snapshot (it was under the old
 // key) and the next unlock rebuilds from the rows.
 func TestMemorySnapshotAcrossUnlock(t *testing.T) {
-	dir := t.TempDir()
-	m := modeltest.New()
-	defer m.Close()
-	e := newEmbedServer(t)
-	configureMemory(t, dir, m, e)
-	r := startDaemon(t, dir, Options{})
+	dir, _, _, r := memoryDaemon(t)
 	defer r.stop()
 	ctx := context.Background()
 	if _, err := r.c.VaultCreate(ctx, api.VaultUnlockParams{Passphrase: testPass}); err != nil {
